@@ -1,0 +1,27 @@
+# One venv for everything; `make install` is idempotent and quick once done.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test test-fast demo lmplz bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: the CPU build on disk, never the CUDA one from the registry
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# KenLM's lmplz/build_binary (optional; our own estimator is used without them)
+lmplz: install
+	bash scripts/install_kenlm.sh
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) tools/kenlm build *.egg-info

@@ -1,0 +1,141 @@
+"""The `asr` command: one subcommand per verb, each a thin call into the modules.
+
+Imports of the stages happen inside the handlers so that `asr --help` and light verbs do not
+pay for torch. Expected failures are AsrError: printed as one line, exit status 1, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from asr.errors import AsrError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="asr: %(levelname)s: %(message)s")
+    try:
+        return args.func(args) or 0
+    except AsrError as e:
+        print(f"asr: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("asr: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asr", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+# ---------------------------------------------------------------- data dirs (lead)
+
+def add_data_commands(sub) -> None:
+    p = sub.add_parser("validate-data", help="check a Kaldi data dir; print every problem")
+    p.add_argument("data_dir")
+    p.add_argument("--no-audio-check", action="store_true", help="skip checking audio files exist")
+    p.set_defaults(func=run_validate_data)
+
+    p = sub.add_parser("subset-data", help="random nested subset of a data dir by utterances or hours")
+    p.add_argument("src")
+    p.add_argument("out")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--utts", type=int, help="number of utterances")
+    g.add_argument("--hours", type=float, help="hours of audio")
+    p.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0); same seed = nested subsets")
+    p.set_defaults(func=run_subset_data)
+
+    p = sub.add_parser("combine-data", help="union of data dirs")
+    p.add_argument("out")
+    p.add_argument("srcs", nargs="+")
+    p.set_defaults(func=run_combine_data)
+
+
+def run_validate_data(args) -> int:
+    from asr.datadir import validate_datadir
+
+    problems = validate_datadir(args.data_dir, check_audio=not args.no_audio_check)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"asr: error: {args.data_dir}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{args.data_dir}: ok")
+    return 0
+
+
+def run_subset_data(args) -> int:
+    from asr.datadir import check_datadir, subset, write_datadir
+
+    data = check_datadir(args.src, check_audio=False)
+    out = subset(data, num_utts=args.utts, hours=args.hours, seed=args.seed)
+    write_datadir(out, args.out)
+    print(f"{args.out}: {len(out)} utterances")
+    return 0
+
+
+def run_combine_data(args) -> int:
+    from asr.datadir import check_datadir, combine, write_datadir
+
+    out = combine([check_datadir(d, check_audio=False) for d in args.srcs])
+    write_datadir(out, args.out)
+    print(f"{args.out}: {len(out)} utterances")
+    return 0
+
+
+# ---------------------------------------------------------------- corpora (helper: corpora)
+
+def add_corpus_commands(sub) -> None:
+    """`asr prepare CORPUS SRC OUT` and `asr download CORPUS DEST` (filled in by the corpora work)."""
+
+
+# ---------------------------------------------------------------- features (helper: features)
+
+def add_feature_commands(sub) -> None:
+    """`asr features ...` (filled in by the features work)."""
+
+
+# ---------------------------------------------------------------- scoring (helper: scoring)
+
+def add_scoring_commands(sub) -> None:
+    """`asr score --ref REF --hyp HYP --out DIR` (filled in by the scoring work)."""
+
+
+# ---------------------------------------------------------------- lexicon (helper: lexicon)
+
+def add_lexicon_commands(sub) -> None:
+    """`asr lexicon build ...` (filled in by the lexicon work)."""
+
+
+# ---------------------------------------------------------------- language models (helper: lm)
+
+def add_lm_commands(sub) -> None:
+    """`asr lm build ...`, `asr lm ppl ...` (filled in by the LM work)."""
+
+
+# ---------------------------------------------------------------- train / decode / align / transcribe (lead)
+
+def add_model_commands(sub) -> None:
+    """`asr train PIPELINE`, `asr decode`, `asr align`, `asr transcribe` (wired when pipelines land)."""
+
+
+COMMANDS = (
+    add_data_commands,
+    add_corpus_commands,
+    add_feature_commands,
+    add_scoring_commands,
+    add_lexicon_commands,
+    add_lm_commands,
+    add_model_commands,
+)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Kaldi data directories: wav.scp, text, utt2spk, spk2utt and optional segments.
+
+wav.scp paths are used as written (absolute, or relative to the working directory, as in Kaldi);
+`asr prepare` writes absolute paths.
+
+A data dir is the unit every stage passes around (DESIGN.md, "Formats"). Files are sorted by
+utterance id; `text` is upper case. Reading is strict where a mistake would silently change
+results (duplicate ids, malformed lines) and `validate` reports every remaining problem with
+its file and line.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asr.errors import AsrError
+from asr.fileio import read_map, read_table, write_map
+
+SUBSET_SEED = 0  # default seed of `subset`: the same call gives the same subset on every machine
+
+
+@dataclass
+class Segment:
+    recording: str
+    start: float
+    end: float
+
+
+@dataclass
+class DataDir:
+    """In-memory data dir. `wav` maps utterance (or recording, with segments) id to audio path."""
+
+    wav: dict[str, str] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=dict)
+    utt2spk: dict[str, str] = field(default_factory=dict)
+    segments: dict[str, Segment] = field(default_factory=dict)
+    path: Path | None = None  # where it was read from, for messages
+
+    @property
+    def utts(self) -> list[str]:
+        return sorted(self.utt2spk)
+
+    @property
+    def spk2utt(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for utt in self.utts:
+            out.setdefault(self.utt2spk[utt], []).append(utt)
+        return out
+
+    def audio_path(self, utt: str) -> str:
+        """The audio file of an utterance (its recording's file when segments exist)."""
+        key = self.segments[utt].recording if self.segments else utt
+        return self.wav[key]
+
+    def select(self, utts) -> "DataDir":
+        """A data dir with only `utts` (and only the recordings they use)."""
+        keep = set(utts)
+        segs = {u: s for u, s in self.segments.items() if u in keep}
+        recs = {s.recording for s in segs.values()} if self.segments else keep
+        return DataDir(
+            wav={k: v for k, v in self.wav.items() if k in recs},
+            text={u: t for u, t in self.text.items() if u in keep},
+            utt2spk={u: s for u, s in self.utt2spk.items() if u in keep},
+            segments=segs,
+        )
+
+    def __len__(self) -> int:
+        return len(self.utt2spk)
+
+
+def read_datadir(path: str | os.PathLike, require_text: bool = False) -> DataDir:
+    """Read a data dir. Missing `utt2spk` is an error; missing `text` only with require_text."""
+    path = Path(path)
+    if not path.is_dir():
+        raise AsrError(f"{path}: not a data directory (no such directory)")
+    for name in ("wav.scp", "utt2spk"):
+        if not (path / name).is_file():
+            raise AsrError(f"{path}: malformed data dir: missing {name}")
+    if require_text and not (path / "text").is_file():
+        raise AsrError(f"{path}: malformed data dir: missing text")
+    data = DataDir(path=path)
+    data.wav = read_map(path / "wav.scp")
+    data.utt2spk = read_map(path / "utt2spk")
+    if (path / "text").is_file():
+        data.text = read_map(path / "text", min_fields=1)
+    if (path / "segments").is_file():
+        for lineno, utt, rest in read_table(path / "segments"):
+            fields = rest.split()
+            try:
+                data.segments[utt] = Segment(fields[0], float(fields[1]), float(fields[2]))
+            except (IndexError, ValueError):
+                raise AsrError(f"{path / 'segments'}:{lineno}: expected '<utt> <recording> <start> <end>'") from None
+    return data
+
+
+def write_datadir(data: DataDir, path: str | os.PathLike) -> None:
+    """Write every file of the data dir (each atomically), spk2utt derived from utt2spk."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    write_map(path / "wav.scp", data.wav)
+    write_map(path / "utt2spk", data.utt2spk)
+    write_map(path / "spk2utt", {s: " ".join(u) for s, u in data.spk2utt.items()})
+    if data.text:
+        write_map(path / "text", data.text)
+    if data.segments:
+        write_map(path / "segments", {u: f"{s.recording} {s.start:.3f} {s.end:.3f}" for u, s in data.segments.items()})
+
+
+def validate_datadir(path: str | os.PathLike, check_audio: bool = True) -> list[str]:
+    """Every problem of a data dir on disk as 'file:line: message' strings (empty if valid)."""
+    path = Path(path)
+    problems: list[str] = []
+    if not path.is_dir():
+        return [f"{path}: not a data directory (no such directory)"]
+    tables: dict[str, list[tuple[int, str, str]]] = {}
+    for name in ("wav.scp", "utt2spk", "text", "spk2utt", "segments"):
+        file = path / name
+        if not file.is_file():
+            if name in ("wav.scp", "utt2spk"):
+                problems.append(f"{file}: missing")
+            continue
+        try:
+            tables[name] = read_table(file, min_fields=1)
+        except (AsrError, UnicodeDecodeError) as e:
+            problems.append(str(e) if isinstance(e, AsrError) else f"{file}: not UTF-8 text")
+            continue
+        keys = [k for _, k, _ in tables[name]]
+        for (lineno, key, value), prev in zip(tables[name][1:], keys):
+            if key <= prev:
+                what = "duplicate" if key == prev else "not sorted"
+                problems.append(f"{file}:{lineno}: {what} key {key!r} after {prev!r}")
+        for lineno, key, value in tables[name]:
+            if name == "text" and not value.strip():
+                problems.append(f"{file}:{lineno}: empty transcript for {key!r}")
+            elif name == "text" and value != value.upper():
+                problems.append(f"{file}:{lineno}: transcript is not upper case")
+            elif name != "text" and not value:
+                problems.append(f"{file}:{lineno}: no value for {key!r}")
+    if "utt2spk" not in tables:
+        return problems
+    utts = {k: n for n, k, _ in tables["utt2spk"]}
+    utt_file = "segments" if "segments" in tables else "wav.scp"
+    for name in (utt_file, "text"):
+        if name not in tables:
+            continue
+        keys = {k: n for n, k, _ in tables[name]}
+        for k, n in keys.items():
+            if k not in utts:
+                problems.append(f"{path / name}:{n}: utterance {k!r} is not in utt2spk")
+        for k, n in utts.items():
+            if k not in keys:
+                problems.append(f"{path / 'utt2spk'}:{n}: utterance {k!r} is missing from {name}")
+    if "spk2utt" in tables:
+        derived: dict[str, set[str]] = {}
+        for _, u, s in tables["utt2spk"]:
+            derived.setdefault(s, set()).add(u)
+        listed = {k: (n, set(v.split())) for n, k, v in tables["spk2utt"]}
+        for spk, (n, us) in listed.items():
+            if derived.get(spk) != us:
+                problems.append(f"{path / 'spk2utt'}:{n}: speaker {spk!r} does not match utt2spk")
+        for spk in derived.keys() - listed.keys():
+            problems.append(f"{path / 'spk2utt'}: speaker {spk!r} from utt2spk is missing")
+    if "segments" in tables and "wav.scp" in tables:
+        recs = {k for _, k, _ in tables["wav.scp"]}
+        for n, u, rest in tables["segments"]:
+            fields = rest.split()
+            if len(fields) != 3:
+                problems.append(f"{path / 'segments'}:{n}: expected '<utt> <recording> <start> <end>'")
+            elif fields[0] not in recs:
+                problems.append(f"{path / 'segments'}:{n}: recording {fields[0]!r} is not in wav.scp")
+    if check_audio and "wav.scp" in tables:
+        for n, key, audio in tables["wav.scp"]:
+            if audio.endswith("|"):
+                problems.append(f"{path / 'wav.scp'}:{n}: pipes are not supported; give a file path")
+            elif audio and not Path(audio).is_file():
+                problems.append(f"{path / 'wav.scp'}:{n}: audio file {audio} does not exist")
+    return problems
+
+
+def check_datadir(path: str | os.PathLike, check_audio: bool = True, require_text: bool = False) -> DataDir:
+    """Validate then read; raise AsrError with the first problem (and how many more)."""
+    problems = validate_datadir(path, check_audio=check_audio)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise AsrError(f"malformed data dir: {problems[0]}{more}")
+    return read_datadir(path, require_text=require_text)
+
+
+def utterance_seconds(data: DataDir) -> dict[str, float]:
+    """Duration of every utterance, from segments or the audio headers."""
+    if data.segments:
+        return {u: s.end - s.start for u, s in data.segments.items()}
+    from asr.audio import duration_seconds
+
+    return {u: duration_seconds(data.wav[u]) for u in data.utts}
+
+
+def subset(data: DataDir, num_utts: int | None = None, hours: float | None = None,
+           seed: int = SUBSET_SEED) -> DataDir:
+    """A random subset by utterance count or hours, with a fixed seed.
+
+    Subsets are nested: with the same seed, a smaller subset is always a prefix of the same
+    shuffled order, so the 30-minute subset lies inside the 1-hour one (learning curves need it).
+    """
+    if (num_utts is None) == (hours is None):
+        raise AsrError("subset: give exactly one of num_utts or hours")
+    order = data.utts
+    random.Random(seed).shuffle(order)
+    if num_utts is not None:
+        if num_utts > len(order):
+            raise AsrError(f"subset: asked for {num_utts} utterances, the data dir has {len(order)}")
+        keep = order[:num_utts]
+    else:
+        seconds = utterance_seconds(data)
+        budget, total, keep = hours * 3600.0, 0.0, []
+        for utt in order:
+            if total >= budget:
+                break
+            keep.append(utt)
+            total += seconds[utt]
+    return data.select(keep)
+
+
+def combine(datas: list[DataDir]) -> DataDir:
+    """Union of data dirs; an utterance id present twice is an error."""
+    out = DataDir()
+    for d in datas:
+        dup = set(d.utt2spk) & set(out.utt2spk)
+        if dup:
+            raise AsrError(f"combine: utterance {sorted(dup)[0]!r} appears in more than one data dir")
+        out.wav.update(d.wav)
+        out.text.update(d.text)
+        out.utt2spk.update(d.utt2spk)
+        out.segments.update(d.segments)
+    return out
+

@@ -1,0 +1,71 @@
+"""Small file helpers shared by every stage: atomic writes and Kaldi-style tables."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from asr.errors import AsrError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
+    """Open a temporary file beside `path`; rename it over `path` only if the block succeeds.
+
+    A crash or an exception leaves the old file (or no file), never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_table(path: str | os.PathLike, min_fields: int = 2) -> list[tuple[int, str, str]]:
+    """Read a Kaldi table (`<key> <value...>`) as (line number, key, rest-of-line) triples.
+
+    Blank lines are skipped; a line with fewer than `min_fields` fields is an error naming the line.
+    `min_fields=1` allows an empty value (e.g. an empty hypothesis in a `text` file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AsrError(f"{path}: no such file")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            parts = line.split(maxsplit=1)
+            if len(parts) < min_fields:
+                raise AsrError(f"{path}:{lineno}: expected '<key> <value>', got {line!r}")
+            rows.append((lineno, parts[0], parts[1].strip() if len(parts) > 1 else ""))
+    return rows
+
+
+def read_map(path: str | os.PathLike, min_fields: int = 2) -> dict[str, str]:
+    """Read a Kaldi table into a dict; duplicate keys are an error naming both lines."""
+    out: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for lineno, key, value in read_table(path, min_fields):
+        if key in out:
+            raise AsrError(f"{path}:{lineno}: duplicate key {key!r} (first at line {first_line[key]})")
+        out[key] = value
+        first_line[key] = lineno
+    return out
+
+
+def write_map(path: str | os.PathLike, table: dict[str, str]) -> None:
+    """Write a dict as a Kaldi table sorted by key (C-locale order, as Kaldi's validators expect)."""
+    with atomic_write(path) as f:
+        for key in sorted(table):
+            value = table[key]
+            f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
