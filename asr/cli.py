@@ -124,7 +124,91 @@ def add_lm_commands(sub) -> None:
 # ---------------------------------------------------------------- train / decode / align / transcribe (lead)
 
 def add_model_commands(sub) -> None:
-    """`asr train PIPELINE`, `asr decode`, `asr align`, `asr transcribe` (wired when pipelines land)."""
+    from asr.formats import FORMATS
+    from asr.pipelines import PIPELINES
+
+    p = sub.add_parser("train", help="train a pipeline; leaves a self-contained model dir")
+    p.add_argument("pipeline", choices=PIPELINES)
+    p.add_argument("train_dir")
+    p.add_argument("exp_dir")
+    p.add_argument("--config", help="YAML file overriding the pipeline's defaults")
+    p.add_argument("--dev", help="data dir for early stopping and LM-weight tuning (never the test set)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key (YAML value), e.g. --set epochs=3; repeatable")
+    p.add_argument("--nj", type=int, default=1, help="parallel jobs for feature extraction")
+    p.set_defaults(func=run_train)
+
+    p = sub.add_parser("decode", help="decode a data dir with a model; writes EXP_DIR/decode_<data>/ and scores")
+    p.add_argument("exp_dir")
+    p.add_argument("data_dir")
+    p.add_argument("--out", help="decode dir (default EXP_DIR/decode_<data dir name>)")
+    _add_search_options(p)
+    p.set_defaults(func=run_decode)
+
+    p = sub.add_parser("transcribe", help="transcribe audio files with a model dir")
+    p.add_argument("model_dir")
+    p.add_argument("audio", nargs="+", help="audio files, directories, or - for a list of paths on stdin")
+    p.add_argument("--format", choices=FORMATS, default="txt")
+    p.add_argument("--output-dir", help="write <name>.<format> per input here (default: print to stdout)")
+    _add_search_options(p)
+    p.set_defaults(func=run_transcribe)
+
+    p = sub.add_parser("info", help="describe a model dir: pipeline, units, data, sizes, scores")
+    p.add_argument("model_dir")
+    p.set_defaults(func=run_info)
+
+
+def _add_search_options(p) -> None:
+    p.add_argument("--beam", type=int, help="beam size (default: the model's)")
+    p.add_argument("--lm-weight", type=float, help="LM weight (default: tuned on dev at training)")
+    p.add_argument("--word-score", type=float, help="word insertion score (default: tuned on dev)")
+    p.add_argument("--nbest", type=int, default=1, help="hypotheses per input (default 1)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, help="CPU threads for the neural network")
+
+
+def _search_overrides(args) -> dict:
+    pairs = {"beam_size": args.beam, "lm_weight": args.lm_weight, "word_score": args.word_score}
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def run_train(args) -> int:
+    from asr.pipelines import pipeline_module
+    from asr.pipelines.config import load_config
+
+    config = load_config(args.config, args.set)
+    pipeline_module(args.pipeline).train(config, args.train_dir, args.exp_dir, dev_dir=args.dev, nj=args.nj)
+    print(f"{args.exp_dir}: {args.pipeline} model trained")
+    return 0
+
+
+def run_decode(args) -> int:
+    import json
+
+    from asr.pipelines.decode import decode_datadir
+
+    out = decode_datadir(args.exp_dir, args.data_dir, args.out, _search_overrides(args), nbest=args.nbest,
+                         device=args.device, threads=args.threads)
+    wer = out / "wer.txt"
+    print(wer.read_text().splitlines()[0] if wer.is_file() else f"{out}/hyp.txt written")
+    print(f"RTF {json.loads((out / 'decode.json').read_text())['rtf']:.4f}  ({out})")
+    return 0
+
+
+def run_transcribe(args) -> int:
+    from asr.transcribe import transcribe_files
+
+    failures = transcribe_files(args.model_dir, args.audio, fmt=args.format, output_dir=args.output_dir,
+                                nbest=args.nbest, device=args.device, threads=args.threads,
+                                options=_search_overrides(args))
+    return 1 if failures else 0
+
+
+def run_info(args) -> int:
+    from asr.transcribe import describe_model
+
+    print(describe_model(args.model_dir))
+    return 0
 
 
 COMMANDS = (
