@@ -100,13 +100,66 @@ def add_corpus_commands(sub) -> None:
 # ---------------------------------------------------------------- features (helper: features)
 
 def add_feature_commands(sub) -> None:
-    """`asr features ...` (filled in by the features work)."""
+    """`asr features DATA_DIR --kind mfcc|fbank --cache DIR --nj N`: extract once, cache on disk."""
+    p = sub.add_parser("features", help="compute and cache features of a data dir; print count/frames/dim")
+    p.add_argument("data_dir")
+    p.add_argument("--kind", choices=("mfcc", "fbank"), default="mfcc",
+                   help="mfcc: 13 cepstra + deltas + delta-deltas; fbank: 80 log-mel bands (default mfcc)")
+    p.add_argument("--cache", required=True, metavar="DIR", help="feature cache directory")
+    p.add_argument("--nj", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--cmvn", choices=("utterance", "speaker", "none"), default="utterance",
+                   help="mean/variance normalisation (default utterance)")
+    p.add_argument("--sample-rate", type=int, default=16000, help="resample audio to this rate (default 16000)")
+    p.add_argument("--num-filters", type=int, help="mel bands (default 26 for mfcc, 80 for fbank)")
+    p.set_defaults(func=run_features)
+
+
+def run_features(args) -> int:
+    from asr.datadir import check_datadir
+    from asr.features import FeatureConfig, load_features
+
+    data = check_datadir(args.data_dir)
+    config = FeatureConfig(kind=args.kind, cmvn=args.cmvn, sample_rate=args.sample_rate,
+                           num_filters=args.num_filters)
+    feats = load_features(data, config, cache_dir=args.cache, nj=args.nj)
+    frames = sum(len(f) for f in feats.values())
+    print(f"{args.data_dir}: {len(feats)} utterances, {frames} frames, dim {config.dim}")
+    return 0
 
 
 # ---------------------------------------------------------------- scoring (helper: scoring)
 
 def add_scoring_commands(sub) -> None:
-    """`asr score --ref REF --hyp HYP --out DIR` (filled in by the scoring work)."""
+    """`asr score --ref REF --hyp HYP --out DIR [--utt2spk FILE]` and `asr compare DECODE_DIR... --out DIR`."""
+    p = sub.add_parser("score", help="WER of a hypothesis text file against a reference (Kaldi style)")
+    p.add_argument("--ref", required=True, help="reference `text` file (<utt> WORDS)")
+    p.add_argument("--hyp", required=True, help="hypothesis `text` file; empty hypotheses allowed")
+    p.add_argument("--out", required=True, help="directory for wer.txt, scores.json, per_utt.txt, ...")
+    p.add_argument("--utt2spk", help="utt2spk file: also write per_spk.txt")
+    p.set_defaults(func=run_score)
+
+    p = sub.add_parser("compare", help="compare scored decode dirs: Markdown + HTML report, plots, paired tests")
+    p.add_argument("decode_dirs", nargs="+", metavar="DECODE_DIR", help="dirs holding scores.json and per_utt.json")
+    p.add_argument("--out", required=True, help="directory for report.md, report.html, summary.json, plots")
+    p.set_defaults(func=run_compare)
+
+
+def run_score(args) -> int:
+    from asr.scoring import score_files, wer_lines, write_scores
+
+    scores = score_files(args.ref, args.hyp, args.utt2spk)
+    write_scores(scores, args.out)
+    print("\n".join(wer_lines(scores)))
+    return 0
+
+
+def run_compare(args) -> int:
+    from asr.report import compare
+
+    paths = compare(args.decode_dirs, args.out)
+    for path in paths.values():
+        print(path)
+    return 0
 
 
 # ---------------------------------------------------------------- lexicon (helper: lexicon)
