@@ -11,6 +11,7 @@ Resample), models.Conformer. Not available: torchaudio.load/save (use asr.audio)
 """
 from __future__ import annotations
 
+import os
 import sys
 import types
 

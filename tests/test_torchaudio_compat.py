@@ -13,6 +13,7 @@ def test_pure_python_parts_work_and_compiled_parts_are_reported_missing():
         assert features[name], name
     # I/O and forced alignment need libtorchaudio: we use soundfile and our own Viterbi instead
     assert not features["functional.forced_align"]
+    assert not features["load"]  # needs torchcodec: asr.audio reads with soundfile
 
 
 def test_kaldi_fbank_shape_matches_kaldi_framing():
