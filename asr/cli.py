@@ -94,7 +94,37 @@ def run_combine_data(args) -> int:
 # ---------------------------------------------------------------- corpora (helper: corpora)
 
 def add_corpus_commands(sub) -> None:
-    """`asr prepare CORPUS SRC OUT` and `asr download CORPUS DEST` (filled in by the corpora work)."""
+    """`asr prepare CORPUS SRC OUT` and `asr download CORPUS DEST`."""
+    p = sub.add_parser("prepare", help="write Kaldi data dirs OUT/{train,dev,test} from a corpus in its upstream layout")
+    p.add_argument("corpus", help="yesno, an4, fsdd, kathleen or librispeech")
+    p.add_argument("src", help="the corpus root as downloaded (e.g. ../shared/data/an4)")
+    p.add_argument("out", help="output folder; one data dir per split is written under it")
+    p.set_defaults(func=run_prepare)
+
+    p = sub.add_parser("download", help="fetch, verify and extract a corpus with a public archive (resumes)")
+    p.add_argument("corpus", help="yesno, an4 or librispeech")
+    p.add_argument("dest", help="folder to download and extract into")
+    p.add_argument("--parts", nargs="+", help="LibriSpeech parts (default: train-clean-100 dev-clean test-clean; "
+                                              "Mini LibriSpeech: train-clean-5 dev-clean-2)")
+    p.add_argument("--mirror", help="base URL replacing the archive's folder (e.g. https://openslr.elda.org/resources/12)")
+    p.set_defaults(func=run_download)
+
+
+def run_prepare(args) -> int:
+    from asr.corpora import prepare
+    from asr.datadir import read_datadir
+
+    for name, path in prepare(args.corpus, args.src, args.out).items():
+        data = read_datadir(path)
+        print(f"{path}: {len(data)} utterances, {len(data.spk2utt)} speakers")
+    return 0
+
+
+def run_download(args) -> int:
+    from asr.corpora import download
+
+    print(download(args.corpus, args.dest, parts=args.parts, mirror=args.mirror))
+    return 0
 
 
 # ---------------------------------------------------------------- features (helper: features)
