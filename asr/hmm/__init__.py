@@ -1,0 +1,1 @@
+"""Classic acoustic models: HMM topology, diagonal GMMs, Viterbi alignment and training, decision trees."""

@@ -1,0 +1,80 @@
+"""An HMM acoustic model: decision tree (which pdf per state in context), GMMs and transitions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asr.errors import AsrError
+from asr.fileio import atomic_write
+from asr.hmm.align import UttGraph, utterance_graph, viterbi
+from asr.hmm.gmm import DiagGmms
+from asr.hmm.tree import ContextTree
+
+TREE_FILE = "tree.json"
+GMM_FILE = "gmm.npz"
+INITIAL_SELF_LOOP = 0.75  # before re-estimation a state stays put with probability three quarters
+MIN_SELF_LOOP, MAX_SELF_LOOP = 0.05, 0.995  # transition estimates are kept inside this range
+
+
+@dataclass
+class AcousticModel:
+    tree: ContextTree
+    gmm: DiagGmms
+    self_loop: np.ndarray  # (P,) probability that a state of each pdf repeats
+
+    @property
+    def num_pdfs(self) -> int:
+        return self.gmm.num_pdfs
+
+    @property
+    def num_params(self) -> int:
+        return self.gmm.num_params + len(self.self_loop)
+
+    def graph(self, prons: list[tuple[str, ...]]) -> UttGraph:
+        return utterance_graph(prons, self.tree)
+
+    def align(self, feats: list[np.ndarray], graphs: list[UttGraph]) -> list[tuple[np.ndarray | None, float]]:
+        """Viterbi state sequence and log score of each utterance through its graph."""
+        emissions = []
+        for x, g in zip(feats, graphs):
+            pdfs, index = np.unique(g.pdfs, return_inverse=True)
+            emissions.append(self.gmm.loglik(x, pdfs)[:, index])
+        return viterbi(emissions, graphs, np.log(self.self_loop), np.log1p(-self.self_loop))
+
+    def update_transitions(self, pdf_alignments: list[np.ndarray], state_alignments: list[np.ndarray],
+                           graphs: list[UttGraph]) -> None:
+        """Self-loop probabilities from aligned state durations: frames that stayed / frames in state."""
+        frames = np.zeros(self.num_pdfs)
+        visits = np.zeros(self.num_pdfs)
+        for pdfs, states, g in zip(pdf_alignments, state_alignments, graphs):
+            np.add.at(frames, pdfs, 1)
+            np.add.at(visits, g.pdfs[np.unique(states)], 1)
+        seen = frames > 0
+        loop = np.where(seen, (frames - visits) / np.maximum(frames, 1), self.self_loop)
+        self.self_loop = np.clip(loop, MIN_SELF_LOOP, MAX_SELF_LOOP)
+
+    def save(self, model_dir: Path) -> dict[str, str]:
+        """Write tree and GMM files into model_dir; returns their relative names."""
+        self.tree.save(model_dir / TREE_FILE)
+        with atomic_write(model_dir / GMM_FILE, "wb") as f:
+            np.savez(f, means=self.gmm.means, variances=self.gmm.variances, weights=self.gmm.weights,
+                     offsets=self.gmm.offsets, self_loop=self.self_loop)
+        return {"tree": TREE_FILE, "gmm": GMM_FILE}
+
+    @classmethod
+    def load(cls, model_dir: Path, tree_file: str = TREE_FILE, gmm_file: str = GMM_FILE) -> "AcousticModel":
+        tree = ContextTree.load(model_dir / tree_file)
+        path = model_dir / gmm_file
+        gmm = DiagGmms.load(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                self_loop = z["self_loop"].astype(np.float64)
+        except (OSError, ValueError, KeyError) as e:
+            raise AsrError(f"{path}: no transition probabilities ({type(e).__name__})") from None
+        if gmm.num_pdfs != tree.num_pdfs or len(self_loop) != tree.num_pdfs:
+            raise AsrError(f"{path}: {gmm.num_pdfs} pdfs but the tree {tree_file} has {tree.num_pdfs}")
+        if np.any((self_loop <= 0) | (self_loop >= 1)):
+            raise AsrError(f"{path}: self-loop probabilities outside (0, 1)")
+        return cls(tree, gmm, self_loop)

@@ -1,0 +1,281 @@
+"""Viterbi training of HMM acoustic models: flat-start monophones, then tree-tied triphones.
+
+Each iteration aligns every utterance with the current model (optional silence between words),
+re-estimates the GMMs from the frames each pdf received (one EM step within each mixture) and the
+self-loop probabilities from state durations, then splits Gaussians towards the target total.
+Words with several pronunciations get the variant that aligns best, chosen a few times during
+training and kept from then on.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from asr.errors import AsrError
+from asr.hmm.align import UttGraph, equal_alignment, utterance_graph
+from asr.hmm.gmm import VARIANCE_FLOOR_FRACTION, DiagGmms
+from asr.hmm.model import INITIAL_SELF_LOOP, AcousticModel
+from asr.hmm.tree import NUM_STATES, SILENCE, SILENCE_PDF, ContextStats, ContextTree, grow_trees, phone_questions
+
+log = logging.getLogger(__name__)
+
+Prons = list[tuple[str, ...]]
+
+
+@dataclass
+class TrainingSet:
+    """Features and transcripts as pronunciations. `variants[utt][i]` lists the pronunciations of the
+    i-th word; `choice[utt][i]` is the one in use."""
+    feats: dict[str, np.ndarray]
+    variants: dict[str, list[list[tuple[str, ...]]]]
+    choice: dict[str, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for utt, words in self.variants.items():
+            self.choice.setdefault(utt, [0] * len(words))
+
+    @property
+    def utts(self) -> list[str]:
+        return sorted(self.variants)
+
+    def prons(self, utt: str) -> Prons:
+        return [v[c] for v, c in zip(self.variants[utt], self.choice[utt])]
+
+    @classmethod
+    def build(cls, feats: dict[str, np.ndarray], texts: dict[str, str], lexicon: dict[str, list[tuple[str, ...]]]):
+        variants, missing = {}, set()
+        for utt, text in texts.items():
+            if utt not in feats:
+                continue
+            words = text.split()
+            missing |= {w for w in words if w not in lexicon}
+            variants[utt] = [list(lexicon.get(w, [])) for w in words]
+        if missing:
+            shown = " ".join(sorted(missing)[:10])
+            raise AsrError(f"lexicon: {len(missing)} training word(s) without a pronunciation: {shown}")
+        if not variants:
+            raise AsrError("no training utterances with both features and a transcript")
+        return cls(feats, variants)
+
+    def variance_floor(self) -> np.ndarray:
+        frames = np.concatenate([self.feats[u] for u in self.utts]).astype(np.float64)
+        return VARIANCE_FLOOR_FRACTION * frames.var(0)
+
+
+@dataclass
+class Alignment:
+    """The Viterbi state sequence of each aligned utterance through its graph."""
+    graphs: dict[str, UttGraph]
+    states: dict[str, np.ndarray]
+    loglik_per_frame: float = 0.0
+
+    def pdfs(self, utt: str) -> np.ndarray:
+        return self.graphs[utt].pdfs[self.states[utt]]
+
+
+def align(model: AcousticModel, data: TrainingSet, utts: list[str] | None = None) -> Alignment:
+    utts = data.utts if utts is None else utts
+    graphs = {u: model.graph(data.prons(u)) for u in utts}
+    results = model.align([data.feats[u] for u in utts], [graphs[u] for u in utts])
+    states, total, frames = {}, 0.0, 0
+    for u, (path, score) in zip(utts, results):
+        if path is not None:
+            states[u] = path
+            total += score
+            frames += len(path)
+    failed = len(utts) - len(states)
+    if failed:
+        log.info("alignment failed for %d of %d utterances (too few frames for the transcript)", failed, len(utts))
+    if not states:
+        raise AsrError("no utterance could be aligned (every transcript is longer than its audio?)")
+    return Alignment({u: graphs[u] for u in states}, states, total / max(frames, 1))
+
+
+def choose_variants(model: AcousticModel, data: TrainingSet) -> int:
+    """For each word with several pronunciations, keep the variant whose graph aligns best (others
+    fixed at their current choice). Returns how many choices changed."""
+    candidates = []  # (utt, word index, variant)
+    for utt in data.utts:
+        for i, variants in enumerate(data.variants[utt]):
+            candidates += [(utt, i, v) for v in range(len(variants)) if len(variants) > 1]
+    if not candidates:
+        return 0
+    graphs, feats = [], []
+    for utt, i, v in candidates:
+        prons = data.prons(utt)
+        prons[i] = data.variants[utt][i][v]
+        graphs.append(model.graph(prons))
+        feats.append(data.feats[utt])
+    results = model.align(feats, graphs)
+    best: dict[tuple[str, int], tuple[float, int]] = {}
+    for (utt, i, v), (_, score) in zip(candidates, results):
+        if (utt, i) not in best or score > best[utt, i][0]:
+            best[utt, i] = (score, v)
+    changed = 0
+    for (utt, i), (score, v) in best.items():
+        if np.isfinite(score) and data.choice[utt][i] != v:
+            data.choice[utt][i] = v
+            changed += 1
+    return changed
+
+
+def reestimate(model: AcousticModel, data: TrainingSet, num_iters: int, total_gaussians: int,
+               variance_floor: np.ndarray, variant_iters: tuple[int, ...] = (), desc: str = "train") -> Alignment:
+    """Viterbi training iterations; Gaussians grow linearly to `total_gaussians` over the first
+    three quarters of the iterations. Returns the alignment by the final model."""
+    start = model.gmm.num_gaussians
+    grow_iters = max(1, (3 * num_iters) // 4)
+    bar = tqdm(range(num_iters), desc=desc, unit="iter", leave=False)
+    for it in bar:
+        if it in variant_iters:
+            changed = choose_variants(model, data)
+            log.info("%s iteration %d: %d pronunciation choices changed", desc, it, changed)
+        ali = align(model, data)
+        utts = list(ali.states)
+        frames = np.concatenate([data.feats[u] for u in utts])
+        pdfs = np.concatenate([ali.pdfs(u) for u in utts])
+        stats = model.gmm.accumulate(frames, pdfs)
+        model.gmm.update(stats, variance_floor)
+        model.update_transitions([ali.pdfs(u) for u in utts], [ali.states[u] for u in utts],
+                                 [ali.graphs[u] for u in utts])
+        if it < grow_iters:
+            target = start + (total_gaussians - start) * (it + 1) // grow_iters
+            model.gmm.mix_up(target, np.bincount(pdfs, minlength=model.num_pdfs).astype(float))
+        bar.set_postfix(loglik=f"{ali.loglik_per_frame:.2f}", gauss=model.gmm.num_gaussians)
+        log.info("%s iteration %d: log-likelihood per frame %.3f, %d Gaussians", desc, it,
+                 ali.loglik_per_frame, model.gmm.num_gaussians)
+    return align(model, data)
+
+
+# ---------------------------------------------------------------------------- monophones
+
+def flat_start(data: TrainingSet, phones: list[str], variance_floor: np.ndarray) -> AcousticModel:
+    """Single-Gaussian monophones from an equal segmentation of each utterance (silence at both
+    ends); pdfs that receive no frames start at the global mean and variance."""
+    tree = ContextTree.monophone(phones)
+    dim = next(iter(data.feats.values())).shape[1]
+    occ, sums, sumsq = np.zeros(tree.num_pdfs), np.zeros((tree.num_pdfs, dim)), np.zeros((tree.num_pdfs, dim))
+    for utt in data.utts:
+        x = data.feats[utt].astype(np.float64)
+        graph = utterance_graph(data.prons(utt), tree, optional_silence=False)
+        states = equal_alignment(graph, len(x))
+        if states is None:
+            continue
+        pdfs = graph.pdfs[states]
+        np.add.at(occ, pdfs, 1)
+        np.add.at(sums, pdfs, x)
+        np.add.at(sumsq, pdfs, x * x)
+    total = occ.sum()
+    if total == 0:
+        raise AsrError("flat start: every utterance is shorter than its transcript's states")
+    unseen = occ == 0
+    occ[unseen], sums[unseen], sumsq[unseen] = total, sums.sum(0), sumsq.sum(0)
+    gmm = DiagGmms.from_stats(occ, sums, sumsq, variance_floor)
+    return AcousticModel(tree, gmm, np.full(tree.num_pdfs, INITIAL_SELF_LOOP))
+
+
+def train_monophone(data: TrainingSet, phones: list[str], num_iters: int = 25, total_gaussians: int = 1000,
+                    variant_iters: tuple[int, ...] = (3, 10)) -> tuple[AcousticModel, Alignment]:
+    floor = data.variance_floor()
+    model = flat_start(data, phones, floor)
+    ali = reestimate(model, data, num_iters, total_gaussians, floor, variant_iters, desc="monophone")
+    return model, ali
+
+
+# ---------------------------------------------------------------------------- triphones
+
+def context_stats(data: TrainingSet, ali: Alignment) -> tuple[dict, tuple[float, np.ndarray, np.ndarray]]:
+    """Single-Gaussian statistics per (position, phone, left, right) of the aligned frames, and of silence."""
+    keys: dict = {}
+    ids, frames = [], []
+    for utt, states in ali.states.items():
+        graph = ali.graphs[utt]
+        state_ids = np.array([-1 if c is None else keys.setdefault(c, len(keys)) for c in graph.contexts])
+        ids.append(state_ids[states])
+        frames.append(data.feats[utt])
+    ids = np.concatenate(ids)
+    x = np.concatenate(frames).astype(np.float64)
+    dim = x.shape[1]
+    count = np.bincount(ids[ids >= 0], minlength=len(keys)).astype(float)
+    sums, sumsq = np.zeros((len(keys), dim)), np.zeros((len(keys), dim))
+    np.add.at(sums, ids[ids >= 0], x[ids >= 0])
+    np.add.at(sumsq, ids[ids >= 0], x[ids >= 0] ** 2)
+    stats = {key: ContextStats(count[i], sums[i], sumsq[i]) for key, i in keys.items()}
+    sil = x[ids < 0]
+    return stats, (float(len(sil)), sil.sum(0), (sil * sil).sum(0))
+
+
+def monophone_means(mono: AcousticModel) -> np.ndarray:
+    """Per phone, its states' mixture means side by side (NUM_STATES x D): input to phone clustering."""
+    gmm = mono.gmm
+    rows = []
+    for phone in mono.tree.phones:
+        parts = []
+        for k in range(NUM_STATES):
+            p = mono.tree.pdf("", phone, "", k)
+            lo, hi = gmm.offsets[p], gmm.offsets[p + 1]
+            parts.append(gmm.weights[lo:hi] @ gmm.means[lo:hi])
+        rows.append(np.concatenate(parts))
+    return np.array(rows)
+
+
+def build_triphones(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_leaves: int,
+                    min_leaf_frames: float) -> AcousticModel:
+    """Tree-tied triphones with one Gaussian per leaf, from the monophone alignment. Silence keeps its
+    monophone mixture; a root never seen in training keeps its monophone mixture."""
+    floor = data.variance_floor()
+    stats, _ = context_stats(data, ali)
+    questions = phone_questions(mono.tree.phones, monophone_means(mono))
+    tree = grow_trees(stats, mono.tree.phones, questions, num_leaves, min_leaf_frames, floor)
+    dim = mono.gmm.dim
+    occ, sums, sumsq = np.zeros(tree.num_pdfs), np.zeros((tree.num_pdfs, dim)), np.zeros((tree.num_pdfs, dim))
+    for (k, phone, left, right), s in stats.items():
+        p = tree.pdf(left, phone, right, k)
+        occ[p] += s.count
+        sums[p] += s.sum
+        sumsq[p] += s.sumsq
+    # the monophone pdf each tree pdf descends from
+    origin = np.zeros(tree.num_pdfs, dtype=int)
+    origin[SILENCE_PDF] = SILENCE_PDF
+    for k in range(NUM_STATES):
+        for phone in tree.phones:
+            for leaf in _leaves(tree.roots[k][phone]):
+                origin[leaf] = mono.tree.pdf("", phone, "", k)
+    means, variances, weights, offsets = [], [], [], [0]
+    single = DiagGmms.from_stats(np.maximum(occ, 1e-10), sums, sumsq, floor)
+    for p in range(tree.num_pdfs):
+        if p == SILENCE_PDF or occ[p] == 0:
+            lo, hi = mono.gmm.offsets[origin[p]], mono.gmm.offsets[origin[p] + 1]
+            means.append(mono.gmm.means[lo:hi])
+            variances.append(mono.gmm.variances[lo:hi])
+            weights.append(mono.gmm.weights[lo:hi])
+        else:
+            means.append(single.means[p:p + 1])
+            variances.append(single.variances[p:p + 1])
+            weights.append(np.ones(1))
+        offsets.append(offsets[-1] + len(weights[-1]))
+    gmm = DiagGmms(np.concatenate(means), np.concatenate(variances), np.concatenate(weights), np.array(offsets))
+    return AcousticModel(tree, gmm, mono.self_loop[origin].copy())
+
+
+def _leaves(node) -> list[int]:
+    if isinstance(node, int):
+        return [node]
+    return _leaves(node["yes"]) + _leaves(node["no"])
+
+
+def train_triphone(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_leaves: int = 500,
+                   total_gaussians: int = 4000, num_iters: int = 20, min_leaf_frames: float = 100.0,
+                   variant_iters: tuple[int, ...] = (5,)) -> tuple[AcousticModel, Alignment]:
+    model = build_triphones(mono, data, ali, num_leaves, min_leaf_frames)
+    log.info("triphone tree: %d pdfs", model.num_pdfs)
+    floor = data.variance_floor()
+    ali = reestimate(model, data, num_iters, total_gaussians, floor, variant_iters, desc="triphone")
+    return model, ali
+
+
+__all__ = ["TrainingSet", "Alignment", "align", "choose_variants", "reestimate", "flat_start",
+           "train_monophone", "build_triphones", "train_triphone", "SILENCE"]
