@@ -215,3 +215,14 @@ def test_bad_sources(data_root, tmp_path):
 def test_every_corpus_has_a_module():
     for corpus in CORPORA:
         assert callable(__import__(f"asr.corpora.{corpus}", fromlist=["load"]).load)
+
+
+def test_cli_prepare(data_root, tmp_path, capsys):
+    from asr.cli import main
+
+    assert main(["prepare", "yesno", str(data_root / "yesno"), str(tmp_path / "yesno")]) == 0
+    out = capsys.readouterr().out
+    assert "train: 30 utterances, 1 speakers" in out and "test: 30 utterances" in out
+    assert main(["prepare", "an4", str(tmp_path / "nowhere"), str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nowhere" in err
