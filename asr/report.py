@@ -1,0 +1,456 @@
+"""Comparison reports over scored decode directories, and learning curves.
+
+`compare(decode_dirs, out_dir)` reads each decode dir's `scores.json` and `per_utt.json` (written
+by asr.scoring), `decode.json` (real-time factor) when present, and the model's `model.yaml` in
+the decode dir's parent when present (pipeline, units, params, train seconds); missing model
+information is left blank. It writes:
+
+- `summary.json`: one row per system, keys SUMMARY_KEYS;
+- `wer.png`: WER per system with 95% bootstrap intervals;
+- `pairs.json` and a line per pair of systems, "A vs B: -2.1 points, p=0.03": WER of A minus WER
+  of B and a two-sided p-value from Bisani & Ney's paired bootstrap over utterances;
+- `report.md` and `report.html` (one self-contained file, plots embedded as base64 PNG).
+
+A system is named after its model directory (`exp/classic-tri/decode_test` -> `classic-tri`),
+or after the decode directory itself when that is not called `decode*`.
+
+Learning curves: `plot_learning_curves(points, out_png)` and `crossing_sentence(points)` take
+points `{"pipeline", "hours", "wer", "ci95"}`; curves are compared by linear interpolation in
+log hours between measured sizes, never extrapolated beyond them.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from asr.errors import AsrError
+from asr.fileio import atomic_write
+from asr.scoring import paired_bootstrap_counts
+
+SUMMARY_KEYS = ("system", "pipeline", "units", "wer", "ci95", "ins", "del", "sub", "rtf",
+                "train_seconds", "params")
+MODEL_FILE = "model.yaml"  # in the model dir, the decode dir's parent
+DECODE_INFO_FILE = "decode.json"
+PLOT_DPI = 100  # a 8 x 4.5 inch figure becomes 800 x 450 pixels
+P_RESOLUTION = 0.001  # one over the 1000 bootstrap resamples: smaller p-values print as "p<0.001"
+PIPELINE_COLOURS = {"classic": "#1f77b4", "hybrid": "#2ca02c", "ctc": "#d62728"}
+OTHER_COLOUR = "#7f7f7f"
+
+
+@dataclass
+class System:
+    name: str
+    decode_dir: Path
+    scores: dict
+    per_utt: dict
+    model: dict  # model.yaml, or {} when absent
+    decode: dict  # decode.json, or {} when absent
+
+
+# ---------------------------------------------------------------- reading
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AsrError(f"{path}: no such file (score the decode dir first: asr score)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AsrError(f"{path}: not valid JSON ({e.__class__.__name__})") from None
+
+
+def _read_optional_yaml(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        info = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise AsrError(f"{path}: unreadable ({type(e).__name__})") from None
+    return info if isinstance(info, dict) else {}
+
+
+def system_names(decode_dirs: list[Path]) -> list[str]:
+    """Model dir names; `model/decode_x` where two decode dirs share a model dir."""
+    names = [d.parent.name if d.name.startswith("decode") else d.name for d in decode_dirs]
+    repeated = {n for n in names if names.count(n) > 1}
+    names = [f"{d.parent.name}/{d.name}" if n in repeated else n for n, d in zip(names, decode_dirs)]
+    if len(set(names)) < len(names):
+        raise AsrError(f"decode dirs given twice: {' '.join(str(d) for d in decode_dirs)}")
+    return names
+
+
+def load_systems(decode_dirs) -> list[System]:
+    dirs = [Path(d) for d in decode_dirs]
+    for d in dirs:
+        if not d.is_dir():
+            raise AsrError(f"{d}: no such decode directory")
+    systems = []
+    for name, d in zip(system_names([d.resolve() for d in dirs]), dirs):
+        decode_info = d / DECODE_INFO_FILE
+        systems.append(System(
+            name=name, decode_dir=d,
+            scores=_read_json(d / "scores.json"),
+            per_utt=_read_json(d / "per_utt.json"),
+            model=_read_optional_yaml(d.parent / MODEL_FILE),
+            decode=_read_json(decode_info) if decode_info.is_file() else {},
+        ))
+    return systems
+
+
+def _units_label(units) -> str | None:
+    """model.yaml `units` as a short label: a string as is, a mapping by its kind and size."""
+    if units is None or isinstance(units, str):
+        return units
+    if isinstance(units, dict):
+        kind = units.get("kind") or units.get("type") or units.get("name")
+        size = units.get("vocab_size") or units.get("size")
+        label = " ".join(str(x) for x in (kind, size) if x is not None)
+        return label or None
+    return str(units)
+
+
+def summary_row(system: System) -> dict:
+    s, model = system.scores, system.model
+    train = model.get("train") if isinstance(model.get("train"), dict) else {}
+    return {
+        "system": system.name,
+        "pipeline": model.get("pipeline"),
+        "units": _units_label(model.get("units")),
+        "wer": s.get("wer"),
+        "ci95": s.get("ci95"),
+        "ins": s.get("ins"),
+        "del": s.get("del"),
+        "sub": s.get("sub"),
+        "rtf": system.decode.get("rtf"),
+        "train_seconds": train.get("seconds"),
+        "params": model.get("params"),
+    }
+
+
+# ---------------------------------------------------------------- paired tests
+
+def paired_test(a: System, b: System) -> dict:
+    """Paired bootstrap of A against B over their shared test utterances (see asr.scoring)."""
+    result = {"a": a.name, "b": b.name}
+    words_a = {u: v["words"] for u, v in a.per_utt.items()}
+    words_b = {u: v["words"] for u, v in b.per_utt.items()}
+    if words_a != words_b:
+        result["note"] = "not compared: scored on different test sets"
+        return result
+    utts = sorted(words_a)
+    if sum(words_a.values()) == 0:
+        result["note"] = "not compared: no reference words"
+        return result
+    result.update(paired_bootstrap_counts([words_a[u] for u in utts],
+                                          [a.per_utt[u]["errors"] for u in utts],
+                                          [b.per_utt[u]["errors"] for u in utts]))
+    return result
+
+
+def format_p(p: float) -> str:
+    return f"p<{P_RESOLUTION:g}" if p < P_RESOLUTION else f"p={p:.3f}".rstrip("0").rstrip(".")
+
+
+def pair_sentence(t: dict) -> str:
+    """'A vs B: -2.1 points, p=0.03 (...)': WER of A minus WER of B, two-sided p."""
+    if "note" in t:
+        return f"{t['a']} vs {t['b']}: {t['note']}"
+    low, high = t["ci95"]
+    better = t["a"] if t["delta"] < 0 else t["b"]
+    share = t["poi"] if t["delta"] < 0 else 1.0 - t["poi"]
+    text = (f"{t['a']} vs {t['b']}: {t['delta']:+.1f} points, {format_p(t['p_two_sided'])} "
+            f"(95% interval {low:+.1f} to {high:+.1f}")
+    if t["delta"] == 0:
+        return text + ")"
+    return text + f"; {better} better in {100 * share:.0f}% of resamples)"
+
+
+def pairwise_tests(systems: list[System]) -> list[dict]:
+    return [paired_test(a, b) for a, b in itertools.combinations(systems, 2)]
+
+
+# ---------------------------------------------------------------- plots
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colour(pipeline) -> str:
+    return PIPELINE_COLOURS.get(pipeline, OTHER_COLOUR)
+
+
+def plot_wer_bars(rows: list[dict], out_png) -> Path:
+    """Bar per system, WER with its 95% interval as an error bar."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(rows) + 2), 4.5))
+    try:
+        x = np.arange(len(rows))
+        wers = [r["wer"] if r["wer"] is not None else 0.0 for r in rows]
+        below = [max(0.0, w - r["ci95"][0]) if _has_interval(r) else 0.0 for w, r in zip(wers, rows)]
+        above = [max(0.0, r["ci95"][1] - w) if _has_interval(r) else 0.0 for w, r in zip(wers, rows)]
+        ax.bar(x, wers, yerr=[below, above], capsize=6, color=[_colour(r["pipeline"]) for r in rows])
+        for xi, w, r in zip(x, wers, rows):
+            ax.annotate("n/a" if r["wer"] is None else f"{w:.1f}", (xi, w), xytext=(6, 3),
+                        textcoords="offset points", fontsize=9)
+        ax.set_xticks(x, [r["system"] for r in rows], rotation=20, ha="right")
+        ax.set_ylabel("WER (%)")
+        ax.set_title("Word error rate with 95% bootstrap intervals")
+        ax.set_ylim(bottom=0)
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        return _save(fig, out_png)
+    finally:
+        plt.close(fig)
+
+
+def _has_interval(row: dict) -> bool:
+    ci = row.get("ci95")
+    return bool(ci) and row.get("wer") is not None and None not in ci
+
+
+def _save(fig, out_png) -> Path:
+    out_png = Path(out_png)
+    with atomic_write(out_png, "wb") as f:
+        fig.savefig(f, format="png", dpi=PLOT_DPI)
+    return out_png
+
+
+def _curves(points: list[dict]) -> dict[str, list[dict]]:
+    """Points grouped by pipeline (first-seen order), sorted by hours; checked for log scale."""
+    curves: dict[str, list[dict]] = {}
+    for p in points:
+        for key in ("pipeline", "hours", "wer"):
+            if p.get(key) is None:
+                raise AsrError(f"learning-curve point without {key!r}: {p}")
+        if not p["hours"] > 0:
+            raise AsrError(f"learning-curve point with hours <= 0 (log scale): {p}")
+        curves.setdefault(p["pipeline"], []).append(p)
+    for name, pts in curves.items():
+        pts.sort(key=lambda p: p["hours"])
+        hours = [p["hours"] for p in pts]
+        if len(set(hours)) < len(hours):
+            raise AsrError(f"learning curve {name!r} has two points at the same hours: {hours}")
+    return curves
+
+
+def plot_learning_curves(points: list[dict], out_png) -> Path:
+    """WER against training hours (log x), one line per pipeline with its 95% interval band."""
+    curves = _curves(points)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    try:
+        for name, pts in curves.items():
+            hours = [p["hours"] for p in pts]
+            colour = _colour(name)
+            ax.plot(hours, [p["wer"] for p in pts], marker="o", color=colour, label=name)
+            banded = [p for p in pts if p.get("ci95") and None not in p["ci95"]]
+            if banded:
+                ax.fill_between([p["hours"] for p in banded], [p["ci95"][0] for p in banded],
+                                [p["ci95"][1] for p in banded], color=colour, alpha=0.2, linewidth=0)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(_plain_number_formatter())  # 0.1, 1, 10 rather than 10^-1
+        ax.set_xlabel("training data (hours, log scale)")
+        ax.set_ylabel("WER (%)")
+        ax.set_title("Learning curves: WER against training hours (bands: 95% intervals)")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+        fig.tight_layout()
+        return _save(fig, out_png)
+    finally:
+        plt.close(fig)
+
+
+def _plain_number_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda x, _: f"{x:g}")
+
+
+def _hours(h: float) -> str:
+    return f"{h:.2g} h" if h < 10 else f"{h:.0f} h"
+
+
+def _pair_crossing(name_a: str, a: list[dict], name_b: str, b: list[dict]) -> str:
+    ha = np.array([p["hours"] for p in a])
+    hb = np.array([p["hours"] for p in b])
+    lo, hi = max(ha[0], hb[0]), min(ha[-1], hb[-1])
+    if lo > hi:
+        return (f"{name_a} and {name_b} were measured at sizes that do not overlap "
+                f"({_hours(ha[0])}-{_hours(ha[-1])} vs {_hours(hb[0])}-{_hours(hb[-1])}), so they cannot be compared.")
+    grid = np.unique(np.concatenate([ha, hb]))
+    grid = grid[(grid >= lo) & (grid <= hi)]
+    log_grid = np.log(grid)
+    # both curves are straight between measured sizes in log hours, so their difference is too
+    diff = (np.interp(log_grid, np.log(ha), [p["wer"] for p in a])
+            - np.interp(log_grid, np.log(hb), [p["wer"] for p in b]))
+    span = f"from {_hours(lo)} to {_hours(hi)}" if lo < hi else f"at {_hours(lo)}"
+    nonzero = [(i, d) for i, d in enumerate(diff) if d != 0]
+    if not nonzero:
+        return f"{name_a} and {name_b} have the same WER at every measured size ({span})."
+    crossings = []
+    for (i, d1), (j, d2) in zip(nonzero, nonzero[1:]):
+        if (d1 < 0) == (d2 < 0):
+            continue
+        if j > i + 1:  # the curves meet exactly at a measured size in between
+            crossings.append(grid[i + 1])
+        else:
+            t = d1 / (d1 - d2)
+            crossings.append(float(np.exp(log_grid[i] + t * (log_grid[j] - log_grid[i]))))
+    first_better = name_a if nonzero[0][1] < 0 else name_b
+    last_better = name_a if nonzero[-1][1] < 0 else name_b
+    gap = abs(nonzero[-1][1])
+    if not crossings:
+        return (f"{name_a} and {name_b} do not cross within the measured range ({span}): "
+                f"{first_better} has the lower WER throughout ({gap:.1f} points apart at {_hours(grid[nonzero[-1][0]])}).")
+    where = ", ".join(f"about {_hours(h)}" for h in crossings)
+    times = "once" if len(crossings) == 1 else f"{len(crossings)} times"
+    return (f"{name_a} and {name_b} cross {times}, at {where} (interpolated in log hours): "
+            f"{first_better} is better below, {last_better} above"
+            f" ({gap:.1f} points ahead at {_hours(grid[nonzero[-1][0]])}).")
+
+
+def crossing_sentence(points: list[dict]) -> str:
+    """Where the learning curves of each pair of pipelines cross, or that they don't."""
+    curves = _curves(points)
+    if len(curves) < 2:
+        return "Only one pipeline was measured: there are no curves to compare."
+    return " ".join(_pair_crossing(a, curves[a], b, curves[b])
+                    for a, b in itertools.combinations(curves, 2))
+
+
+# ---------------------------------------------------------------- tables and documents
+
+def _fmt(value, spec: str = "", blank: str = "") -> str:
+    if value is None:
+        return blank
+    return format(value, spec)
+
+
+def _params(n) -> str:
+    if n is None:
+        return ""
+    return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
+
+
+TABLE_HEADER = ("System", "Pipeline", "Units", "WER %", "95% interval", "Ins", "Del", "Sub",
+                "RTF", "Train s", "Params")
+
+
+def table_cells(row: dict) -> list[str]:
+    ci = row["ci95"]
+    interval = f"{ci[0]:.2f}-{ci[1]:.2f}" if ci and None not in ci else ""
+    return [row["system"], _fmt(row["pipeline"]), _fmt(row["units"]),
+            _fmt(row["wer"], ".2f", "n/a"), interval,
+            _fmt(row["ins"]), _fmt(row["del"]), _fmt(row["sub"]),
+            _fmt(row["rtf"], ".3f"), _fmt(row["train_seconds"], ".0f"), _params(row["params"])]
+
+
+def wer_line(row: dict, scores: dict) -> str:
+    """Kaldi RESULTS style: `%WER 10.61 [ 82 / 773, 4 ins, 10 del, 68 sub ] system`."""
+    wer = "inf" if scores.get("wer") is None else f"{scores['wer']:.2f}"
+    return (f"%WER {wer} [ {scores['errors']} / {scores['words']}, {scores['ins']} ins, "
+            f"{scores['del']} del, {scores['sub']} sub ] {row['system']}")
+
+
+def markdown(rows, systems, pairs, bars_png: str, curves: tuple[str, str] | None) -> str:
+    lines = ["# ASR comparison", "", "| " + " | ".join(TABLE_HEADER) + " |",
+             "|" + "|".join("---" for _ in TABLE_HEADER) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in table_cells(r)) + " |" for r in rows]
+    lines += ["", f"![WER with 95% intervals]({bars_png})", "", "```"]
+    lines += [wer_line(r, s.scores) for r, s in zip(rows, systems)]
+    lines += ["```", "", "## Paired significance tests", "",
+              "WER of the first system minus the second, in points; two-sided p-value from a paired "
+              "bootstrap over utterances (Bisani & Ney 2004).", ""]
+    lines += [f"- {pair_sentence(t)}" for t in pairs] or ["- (one system: nothing to compare)"]
+    if curves:
+        png, sentence = curves
+        lines += ["", "## Learning curves", "", f"![Learning curves]({png})", "", sentence]
+    return "\n".join(lines) + "\n"
+
+
+def _img(png: Path, alt: str) -> str:
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+HTML_STYLE = """
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #bbb; padding: 0.3em 0.7em; text-align: right; }
+th { background: #eee; }
+td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; }
+pre { background: #f6f6f6; padding: 0.6em; }
+"""
+
+
+def html_page(rows, systems, pairs, bars_png: Path, curves: tuple[Path, str] | None) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in TABLE_HEADER)
+    body = "\n".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in table_cells(r)) + "</tr>" for r in rows)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<title>ASR comparison</title>", f"<style>{HTML_STYLE}</style>", "</head>", "<body>",
+        "<h1>ASR comparison</h1>",
+        f'<table id="results">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>',
+        _img(bars_png, "WER per system with 95% intervals"),
+        "<pre>" + e("\n".join(wer_line(r, s.scores) for r, s in zip(rows, systems))) + "</pre>",
+        "<h2>Paired significance tests</h2>",
+        "<p>WER of the first system minus the second, in points; two-sided p-value from a paired "
+        "bootstrap over utterances (Bisani &amp; Ney 2004).</p>",
+        "<ul>" + "".join(f"<li>{e(pair_sentence(t))}</li>" for t in pairs) + "</ul>" if pairs
+        else "<p>One system: nothing to compare.</p>",
+    ]
+    if curves:
+        png, sentence = curves
+        parts += ["<h2>Learning curves</h2>", _img(png, "WER against training hours"), f"<p>{e(sentence)}</p>"]
+    parts += ["</body>", "</html>"]
+    return "\n".join(parts) + "\n"
+
+
+def _write_text(path: Path, text: str) -> Path:
+    with atomic_write(path) as f:
+        f.write(text)
+    return path
+
+
+def _write_json(path: Path, obj) -> Path:
+    return _write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def compare(decode_dirs, out_dir, curve_points: list[dict] | None = None) -> dict[str, Path]:
+    """Write the comparison report of the decode dirs (and learning curves, if given) to out_dir."""
+    systems = load_systems(decode_dirs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [summary_row(s) for s in systems]
+    pairs = pairwise_tests(systems)
+    paths = {
+        "summary": _write_json(out / "summary.json", rows),
+        "pairs": _write_json(out / "pairs.json", pairs),
+        "wer_plot": plot_wer_bars(rows, out / "wer.png"),
+    }
+    curves_md = curves_html = None
+    if curve_points:
+        paths["curves_plot"] = plot_learning_curves(curve_points, out / "learning_curves.png")
+        sentence = crossing_sentence(curve_points)
+        curves_md = (paths["curves_plot"].name, sentence)
+        curves_html = (paths["curves_plot"], sentence)
+    paths["markdown"] = _write_text(out / "report.md",
+                                    markdown(rows, systems, pairs, paths["wer_plot"].name, curves_md))
+    paths["html"] = _write_text(out / "report.html",
+                                html_page(rows, systems, pairs, paths["wer_plot"], curves_html))
+    return paths
