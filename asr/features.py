@@ -120,11 +120,10 @@ def compute(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
     if len(samples) < config.frame_samples:
         raise AsrError(f"audio too short for features: {len(samples)} samples, "
                        f"one frame needs {config.frame_samples}")
-    scaled = samples.astype(np.float64) * INT16_SCALE
-    feats = _mfcc(scaled, config) if config.kind == "mfcc" else _fbank(scaled, config)
+    feats = _mfcc(samples, config) if config.kind == "mfcc" else _fbank(samples, config)
     if config.deltas:
         feats = add_deltas(feats, config.deltas)
-    return feats.astype(np.float32)
+    return feats.astype(np.float32, copy=False)
 
 
 def featurize(samples: np.ndarray, sample_rate: int, config: FeatureConfig) -> np.ndarray:
@@ -157,27 +156,29 @@ def num_frames(num_samples: int, config: FeatureConfig) -> int:
     return 1 + (num_samples - length) // shift
 
 
-def _mfcc(scaled: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def _mfcc(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """psf MFCC in float64 (psf computes in its input's precision)."""
     import python_speech_features as psf
 
-    return psf.mfcc(scaled, samplerate=config.sample_rate, winlen=config.frame_length,
+    return psf.mfcc(samples.astype(np.float64) * INT16_SCALE, samplerate=config.sample_rate, winlen=config.frame_length,
                     winstep=config.frame_shift, numcep=config.num_ceps, nfilt=config.num_filters,
                     nfft=fft_size(config), preemph=config.preemphasis, ceplifter=config.ceplifter,
                     appendEnergy=True)
 
 
-def _fbank(scaled: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def _fbank(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """torchaudio's Kaldi fbank in float32 (Kaldi's own precision)."""
     import torch
 
     from asr.torchaudio_compat import torchaudio
 
-    wave = torch.from_numpy(scaled.astype(np.float32)).unsqueeze(0)
+    wave = torch.from_numpy(samples.astype(np.float32) * np.float32(INT16_SCALE)).unsqueeze(0)
     with torch.no_grad():
         feats = torchaudio.compliance.kaldi.fbank(
             wave, sample_frequency=config.sample_rate, num_mel_bins=config.num_filters,
             frame_length=config.frame_length * 1000.0, frame_shift=config.frame_shift * 1000.0,
             preemphasis_coefficient=config.preemphasis, dither=config.dither)
-    return feats.numpy().astype(np.float64)
+    return feats.numpy()
 
 
 def fft_size(config: FeatureConfig) -> int:
