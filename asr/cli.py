@@ -171,6 +171,9 @@ def add_scoring_commands(sub) -> None:
     p = sub.add_parser("compare", help="compare scored decode dirs: Markdown + HTML report, plots, paired tests")
     p.add_argument("decode_dirs", nargs="+", metavar="DECODE_DIR", help="dirs holding scores.json and per_utt.json")
     p.add_argument("--out", required=True, help="directory for report.md, report.html, summary.json, plots")
+    p.add_argument("--curves", nargs="+", metavar="DECODE_DIR",
+                   help="learning curve: decode dirs of models trained on nested subsets "
+                        "(pipeline and train hours read from each model.yaml)")
     p.set_defaults(func=run_compare)
 
 
@@ -184,9 +187,10 @@ def run_score(args) -> int:
 
 
 def run_compare(args) -> int:
-    from asr.report import compare
+    from asr.report import compare, curve_points
 
-    paths = compare(args.decode_dirs, args.out)
+    points = curve_points(args.curves) if args.curves else None
+    paths = compare(args.decode_dirs, args.out, curve_points=points)
     for path in paths.values():
         print(path)
     return 0

@@ -15,8 +15,9 @@ A system is named after its model directory (`exp/classic-tri/decode_test` -> `c
 or after the decode directory itself when that is not called `decode*`.
 
 Learning curves: `plot_learning_curves(points, out_png)` and `crossing_sentence(points)` take
-points `{"pipeline", "hours", "wer", "ci95"}`; curves are compared by linear interpolation in
-log hours between measured sizes, never extrapolated beyond them.
+points `{"pipeline", "hours", "wer", "ci95"}` (`curve_points(decode_dirs)` reads them from decode
+dirs; `compare(..., curve_points=...)` adds the plot and the sentence to the report). Curves are
+compared by linear interpolation in log hours between measured sizes, never extrapolated.
 """
 from __future__ import annotations
 
@@ -245,6 +246,22 @@ def _curves(points: list[dict]) -> dict[str, list[dict]]:
     return curves
 
 
+def curve_points(decode_dirs) -> list[dict]:
+    """Learning-curve points from scored decode dirs: the curve is the model's pipeline, the size
+    its training hours (both from model.yaml in the decode dir's parent)."""
+    points = []
+    for d in map(Path, decode_dirs):
+        model_path = d.parent / MODEL_FILE
+        model = _read_optional_yaml(model_path)
+        train = model.get("train") if isinstance(model.get("train"), dict) else {}
+        if model.get("pipeline") is None or train.get("hours") is None:
+            raise AsrError(f"{model_path}: needs 'pipeline' and 'train: hours' for a learning-curve point")
+        scores = _read_json(d / "scores.json")
+        points.append({"pipeline": model["pipeline"], "hours": float(train["hours"]),
+                       "wer": scores.get("wer"), "ci95": scores.get("ci95"), "decode_dir": str(d)})
+    return points
+
+
 def plot_learning_curves(points: list[dict], out_png) -> Path:
     """WER against training hours (log x), one line per pipeline with its 95% interval band."""
     curves = _curves(points)
@@ -445,6 +462,7 @@ def compare(decode_dirs, out_dir, curve_points: list[dict] | None = None) -> dic
     }
     curves_md = curves_html = None
     if curve_points:
+        paths["curves"] = _write_json(out / "curves.json", curve_points)
         paths["curves_plot"] = plot_learning_curves(curve_points, out / "learning_curves.png")
         sentence = crossing_sentence(curve_points)
         curves_md = (paths["curves_plot"].name, sentence)

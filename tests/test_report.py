@@ -211,3 +211,22 @@ def test_learning_curve_plot_and_report_section(tmp_path, an4_refs):
     html_text = (tmp_path / "out" / "report.html").read_text()
     assert html_text.count("data:image/png;base64,") == 2 and "about 3.2 h" in html_text
     assert "![Learning curves](learning_curves.png)" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_cli_compare_with_learning_curve_from_decode_dirs(tmp_path, an4_refs, capsys):
+    """Nested-subset models: classic degrades less at 0.2 h, ctc less at 0.8 h: the curves cross."""
+    dirs = []
+    for pipeline, hours, every in [("classic", 0.2, 6), ("classic", 0.8, 4),
+                                   ("ctc", 0.2, 2), ("ctc", 0.8, 8)]:
+        dirs.append(make_decode_dir(tmp_path, f"{pipeline}-{hours}h", an4_refs, degrade(an4_refs, every),
+                                    model={"pipeline": pipeline, "train": {"hours": hours}}))
+    out = tmp_path / "out"
+    assert cli.main(["compare", str(dirs[1]), str(dirs[3]), "--curves", *map(str, dirs), "--out", str(out)]) == 0
+    points = json.loads((out / "curves.json").read_text())
+    assert [(p["pipeline"], p["hours"]) for p in points] == [("classic", 0.2), ("classic", 0.8),
+                                                             ("ctc", 0.2), ("ctc", 0.8)]
+    assert "classic and ctc cross once" in (out / "report.md").read_text()
+    assert (out / "learning_curves.png").read_bytes().startswith(PNG_SIGNATURE)
+    (tmp_path / "classic-0.2h" / "model.yaml").write_text("pipeline: classic\n")
+    assert cli.main(["compare", str(dirs[1]), "--curves", *map(str, dirs), "--out", str(out)]) == 1
+    assert "model.yaml: needs 'pipeline' and 'train: hours'" in capsys.readouterr().err
