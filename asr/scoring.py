@@ -40,7 +40,7 @@ from asr.fileio import atomic_write, read_map
 
 log = logging.getLogger(__name__)
 
-BOOTSTRAP_RESAMPLES = 1000  # one thousand resamples: Bisani & Ney's order of magnitude
+BOOTSTRAP_RESAMPLES = 1000  # one thousand resamples: 25 in each 2.5% tail of the interval
 BOOTSTRAP_SEED = 0  # fixed, so the same scores always give the same interval
 CONFIDENCE = 0.95  # ninety-five percent intervals
 TOP_CONFUSIONS = 30  # rows per kind in confusions.txt
@@ -150,7 +150,7 @@ def align_utterances(refs: dict[str, str], hyps: dict[str, str],
     if missing:
         log.warning("no hypothesis for %d of %d utterance(s), scored as all deletions: %s",
                     len(missing), len(utts), _named(missing))
-    if utt2spk is not None:
+    if utt2spk:  # an empty map means no speaker information, as None does
         no_speaker = [u for u in utts if u not in utt2spk]
         if no_speaker:
             raise AsrError(f"utt2spk has no speaker for {len(no_speaker)} utterance(s): {_named(no_speaker)}")

@@ -260,3 +260,9 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     write_text(tmp_path / "utt2spk", {"u0": "s"})
     with pytest.raises(AsrError, match="utt2spk: no speaker for 1 utterance"):
         score_files(tmp_path / "ref", tmp_path / "ref", tmp_path / "utt2spk")
+
+
+def test_empty_utt2spk_means_no_speakers():
+    # decode dirs pass the data dir's utt2spk; an empty map must not be an error
+    s = score({"u": "A"}, {"u": "A"}, {})
+    assert s.utts[0].speaker is None and s.wer == 0.0
