@@ -1,0 +1,85 @@
+# The stages every corpus recipe shares; sourced by recipes/<corpus>/run.sh after it has set
+#   corpus    name known to `asr prepare`
+#   data      the corpus in its upstream layout
+#   conf      directory of system configs: <pipeline>[-<variant>].yaml, e.g. classic.yaml, ctc-bpe.yaml
+#   lm_order  n-gram order; lm_text: extra LM training text files (space separated, may be empty)
+#   exp, nj, stage, stop_stage, force  (options)
+# Stages: 1 prepare, 2 lexicon, 3 LM, 4 features, 5 train, 6 decode, 7 compare (exp/RESULTS.md).
+
+systems=$(cd "$conf" && ls *.yaml | sed 's/\.yaml$//' | sort)
+lang=$exp/lang
+feats=$exp/feats
+
+pipeline_of() { echo "${1%%-*}"; }  # ctc-bpe -> ctc
+
+train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
+  local system=$1 pipeline sets=()
+  pipeline=$(pipeline_of "$system")
+  sets=(--set "feature_cache=$feats")
+  case $pipeline in
+    classic|hybrid) sets+=(--set "lexicon=$lang/lexicon.txt" --set "lm=$lang/lm.arpa") ;;
+    ctc) sets+=(--set "lm=$lang/lm.arpa") ;;
+  esac
+  asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" "${sets[@]}"
+}
+
+if run_stage 1 "data dirs from $data"; then
+  require "$data"
+  asr prepare "$corpus" "$data" "$exp/data"
+  stage_done 1
+fi
+
+dev=$exp/data/dev
+[ -d "$dev" ] || dev=$exp/data/train  # one-speaker corpora without a dev set tune on train
+
+if run_stage 2 "pronunciation lexicon"; then
+  require "$exp/data/train/text"
+  asr lexicon build --data "$exp/data/train" "$dev" --text $lm_text --out "$lang/lexicon.txt"
+  stage_done 2
+fi
+
+if run_stage 3 "$lm_order-gram language model"; then
+  require "$exp/data/train/text"
+  mkdir -p "$lang"
+  text_only "$exp/data/train" "$lang/train_text.txt"
+  asr lm build --order "$lm_order" "$lang/train_text.txt" $lm_text "$lang/lm.arpa"
+  stage_done 3
+fi
+
+if run_stage 4 "features (cached for every system)"; then
+  for part in train dev test; do
+    [ -d "$exp/data/$part" ] || continue
+    for kind in mfcc fbank; do
+      asr features "$exp/data/$part" --kind "$kind" --cache "$feats" --nj "$nj"
+    done
+  done
+  stage_done 4
+fi
+
+if run_stage 5 "train: $(echo $systems)"; then
+  require "$lang/lexicon.txt" "$lang/lm.arpa"
+  for system in $systems; do
+    echo "-- train $system"
+    train_system "$system" "$exp/data/train" "$dev" "$exp/$system"
+  done
+  stage_done 5
+fi
+
+if run_stage 6 "decode test"; then
+  for system in $systems; do
+    require "$exp/$system/model.yaml"
+    echo "-- decode $system"
+    asr decode "$exp/$system" "$exp/data/test"
+  done
+  stage_done 6
+fi
+
+if run_stage 7 "compare systems"; then
+  decodes=()
+  for system in $systems; do decodes+=("$exp/$system/decode_test"); done
+  asr compare "${decodes[@]}" --out "$exp/report"
+  cp "$exp/report/report.md" "$exp/RESULTS.md"
+  echo "results: $exp/RESULTS.md"
+  echo "report:  $exp/report/report.html"
+  stage_done 7
+fi
