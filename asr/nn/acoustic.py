@@ -1,0 +1,207 @@
+"""What the ctc and hybrid pipelines share: config keys, training an acoustic model on a data dir,
+and loading it back to turn samples into CTC log-probabilities.
+
+The two pipelines differ only in their units (targets) and their decoding; everything here is
+common to both.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asr.datadir import DataDir, check_datadir, utterance_seconds
+from asr.errors import AsrError
+from asr.features import FeatureConfig, featurize
+from asr.nn.augment import SPEEDS, SpecAugmentConfig
+from asr.nn.checkpoint import load_into
+from asr.nn.data import load_examples
+from asr.nn.model import FRAME_SECONDS, CtcModel, ModelConfig, parameter_count
+from asr.nn.train import TrainConfig, resolve_device, train_ctc
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.safetensors"
+CHECKPOINT_DIR = "checkpoints"
+
+# Every key both neural pipelines accept, with its default. Flat, so `--set key=value` reaches it.
+NN_DEFAULTS = {
+    # features: 80 log-mel filterbank bins at 25 ms / 10 ms, normalised per utterance
+    "sample_rate": 16000,
+    "num_filters": 80,
+    "cmvn": "utterance",  # utterance | speaker | none
+    # model (asr.nn.model.ModelConfig)
+    "encoder": "blstm",  # blstm | conformer
+    "d_model": 256,  # width after the x4 convolutional subsampling
+    "num_layers": 4,
+    "lstm_hidden": 256,  # blstm cells per direction
+    "num_heads": 4,  # conformer attention heads
+    "ffn_dim": 1024,  # conformer feed-forward width
+    "conv_kernel": 15,  # conformer depthwise kernel, in 40 ms frames
+    "subsampling_channels": 64,
+    "dropout": 0.1,
+    # training (asr.nn.train.TrainConfig)
+    "epochs": 40,
+    "batch_frames": 8000,  # padded 10 ms frames per batch
+    "optimizer": "adamw",
+    "lr": 0.001,
+    "weight_decay": 0.01,
+    "warmup_steps": 300,
+    "clip_norm": 5.0,
+    "patience": 6,  # epochs without a better dev token error rate before stopping
+    "average": 1,  # average the weights of this many best epochs
+    "seed": 0,
+    "speed_perturb": True,  # speeds 0.9 / 1.0 / 1.1, one drawn per utterance per epoch
+    "spec_augment": True,
+    "freq_masks": 2,
+    "freq_mask_width": 27,  # bins
+    "time_masks": 2,
+    "time_mask_width": 40,  # 10 ms frames
+    "dev_fraction": 0.05,  # without a dev dir: this share of training speakers is held out
+    "device": "auto",  # auto | cpu | cuda
+    "threads": 2,  # torch CPU threads
+}
+
+
+def feature_config(config: dict) -> FeatureConfig:
+    return FeatureConfig(kind="fbank", sample_rate=config["sample_rate"], num_filters=config["num_filters"],
+                         cmvn=config["cmvn"])
+
+
+def model_config(config: dict, num_outputs: int) -> ModelConfig:
+    keys = ("encoder", "d_model", "num_layers", "lstm_hidden", "num_heads", "ffn_dim", "conv_kernel",
+            "subsampling_channels", "dropout")
+    return ModelConfig.from_dict({**{k: config[k] for k in keys}, "num_outputs": num_outputs,
+                                  "input_dim": config["num_filters"]})
+
+
+def train_config(config: dict) -> TrainConfig:
+    keys = ("epochs", "batch_frames", "optimizer", "lr", "weight_decay", "warmup_steps", "clip_norm",
+            "patience", "average", "seed")
+    spec = SpecAugmentConfig(enabled=bool(config["spec_augment"]), freq_masks=config["freq_masks"],
+                             freq_width=config["freq_mask_width"], time_masks=config["time_masks"],
+                             time_width=config["time_mask_width"])
+    return TrainConfig.from_dict({**{k: config[k] for k in keys}, "spec_augment": spec,
+                                  "speeds": SPEEDS if config["speed_perturb"] else (1.0,)})
+
+
+def read_train_dev(train_dir: Path, dev_dir: Path | None, config: dict) -> tuple[DataDir, DataDir]:
+    """The training and dev data dirs (dev split off the training speakers when not given)."""
+    train = check_datadir(train_dir)
+    if not train.text:
+        raise AsrError(f"{train_dir}: training data needs a text file")
+    if dev_dir is None:
+        return split_dev(train, config["dev_fraction"], config["seed"])
+    dev = check_datadir(dev_dir)
+    if not dev.text:
+        raise AsrError(f"{dev_dir}: dev data needs a text file")
+    return train, dev
+
+
+def split_dev(data: DataDir, fraction: float, seed: int) -> tuple[DataDir, DataDir]:
+    """Hold out a share of the speakers (at least one) as a dev set; returns (train, dev)."""
+    speakers = sorted(data.spk2utt)
+    if len(speakers) < 2:
+        raise AsrError(f"{data.path}: one speaker only; give a dev dir for validation")
+    random.Random(seed).shuffle(speakers)
+    held = set(speakers[:max(1, round(fraction * len(speakers)))])
+    dev_utts = [u for u in data.utts if data.utt2spk[u] in held]
+    train_utts = [u for u in data.utts if data.utt2spk[u] not in held]
+    train, dev = data.select(train_utts), data.select(dev_utts)
+    train.path, dev.path = data.path, data.path
+    return train, dev
+
+
+def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
+                         train_targets: dict[str, list[int]], dev_targets: dict[str, list[int]],
+                         num_outputs: int, exp_dir: Path, nj: int = 1) -> tuple[CtcModel, dict]:
+    """Train a CTC model on the targets; writes exp_dir/model.safetensors; returns (model, summary)."""
+    torch.set_num_threads(max(1, int(config["threads"])))
+    features, train_cfg = feature_config(config), train_config(config)
+    cache = exp_dir / "feats"
+    train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj)
+    dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj)
+    log.info("training on %d utterances, validating on %d", len(train_examples), len(dev_examples))
+
+    torch.manual_seed(train_cfg.seed)  # the initial weights
+    model = CtcModel(model_config(config, num_outputs))
+    fingerprint = _fingerprint(config, train_targets, dev_targets)
+    summary = train_ctc(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
+                        device=config["device"], fingerprint=fingerprint)
+    from asr.nn.checkpoint import save_weights
+
+    save_weights(model.state_dict(), exp_dir / WEIGHTS_FILE)
+    seconds = utterance_seconds(train_data)
+    summary["data"] = {"utts": len(train_examples), "seconds": round(sum(seconds.values()), 2),
+                       "hours": round(sum(seconds.values()) / 3600, 4),
+                       "dir": Path(train_data.path).name if train_data.path else None,
+                       "dev_utts": len(dev_examples)}
+    summary["params"] = parameter_count(model)
+    return model.cpu().eval(), summary
+
+
+def model_info(config: dict, model: CtcModel, summary: dict) -> dict:
+    """The model.yaml entries both pipelines write."""
+    return {
+        "sample_rate": config["sample_rate"],
+        "features": feature_config(config).to_dict(),
+        "model": model.config.to_dict(),
+        "weights": WEIGHTS_FILE,
+        "frame_seconds": FRAME_SECONDS,
+        "train": {**summary["data"], "epochs_run": summary["epochs_run"], "steps": summary["steps"],
+                  "averaged_epochs": summary["averaged_epochs"], "config": train_config(config).to_dict(),
+                  "history": summary["history"]},
+        "params": summary["params"],
+    }
+
+
+class AcousticModel:
+    """A trained CTC model read from a model dir: samples -> (frames, units) log-probabilities."""
+
+    def __init__(self, model_dir: Path, info: dict, device: str = "auto", threads: int | None = None):
+        model_dir = Path(model_dir)
+        try:
+            self.features = FeatureConfig.from_dict(info["features"])
+            model_cfg = ModelConfig.from_dict(info["model"])
+            weights = model_dir / info["weights"]
+        except (KeyError, TypeError) as e:
+            raise AsrError(f"{model_dir / 'model.yaml'}: missing or malformed entry {e}") from None
+        self.device = resolve_device(device)
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = CtcModel(model_cfg)
+        load_into(self.model, weights)
+        self.model.to(self.device).eval()
+        self.sample_rate = self.features.sample_rate
+        self.frame_seconds = float(info.get("frame_seconds", FRAME_SECONDS))
+
+    @torch.no_grad()
+    def log_probs_datadir(self, data: DataDir) -> dict[str, np.ndarray]:
+        """Log-probabilities of every utterance of a data dir (features as at training, no cache)."""
+        from asr.features import load_features
+
+        feats = load_features(data, self.features)
+        return {utt: self._forward(f) for utt, f in feats.items()}
+
+    def log_probs(self, samples: np.ndarray) -> np.ndarray:
+        """(frames, units) float32 log-probabilities of mono samples at .sample_rate."""
+        return self._forward(featurize(samples, self.sample_rate, self.features))
+
+    @torch.no_grad()
+    def _forward(self, feats: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(feats).unsqueeze(0).to(self.device)
+        out, lengths = self.model(x, torch.tensor([len(feats)], device=self.device))
+        return out[0, :int(lengths[0])].float().cpu().numpy()
+
+
+def _fingerprint(config: dict, train_targets: dict, dev_targets: dict) -> str:
+    """Names the config and data of a training run, so a checkpoint is resumed only by the same run."""
+    keep = {k: v for k, v in config.items() if k in NN_DEFAULTS and k not in ("device", "threads")}
+    text = json.dumps([keep, sorted(train_targets.items()), sorted(dev_targets.items())], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,113 @@
+"""CTC acoustic model: conv subsampling (x4) -> BiLSTM or Conformer encoder -> linear over units.
+
+Input: (batch, frames, 80) log-mel filterbanks at 10 ms; output: (batch, frames / 4, units)
+log-probabilities at 40 ms (FRAME_SECONDS), blank at index 0.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from asr.errors import AsrError
+
+SUBSAMPLING = 4  # two stride-2 convolutions
+FRAME_SECONDS = 0.04  # one output frame = four 10 ms input frames
+ENCODERS = ("blstm", "conformer")
+
+
+@dataclass
+class ModelConfig:
+    input_dim: int = 80  # filterbank bins
+    num_outputs: int = 0  # units + blank; set from the unit inventory
+    encoder: str = "blstm"  # blstm | conformer
+    d_model: int = 256  # width after subsampling (conformer width)
+    num_layers: int = 4
+    lstm_hidden: int = 256  # blstm: cells per direction
+    num_heads: int = 4  # conformer
+    ffn_dim: int = 1024  # conformer feed-forward width
+    conv_kernel: int = 15  # conformer depthwise convolution, in output frames (15 = 0.6 s)
+    subsampling_channels: int = 64
+    dropout: float = 0.1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise AsrError(f"unknown model option(s): {', '.join(sorted(unknown))}")
+        config = cls(**d)
+        if config.encoder not in ENCODERS:
+            raise AsrError(f"model encoder must be one of {', '.join(ENCODERS)}, not {config.encoder!r}")
+        return config
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def subsampled_lengths(lengths: torch.Tensor) -> torch.Tensor:
+    """Frames after two unpadded 3x3 stride-2 convolutions."""
+    for _ in range(2):
+        lengths = torch.div(lengths - 3, 2, rounding_mode="floor") + 1
+    return lengths
+
+
+MIN_INPUT_FRAMES = 7  # the shortest input that leaves one output frame
+
+
+class ConvSubsampling(nn.Module):
+    def __init__(self, input_dim: int, channels: int, d_model: int):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, channels, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2), nn.ReLU())
+        freq = ((input_dim - 1) // 2 - 1) // 2
+        self.out = nn.Linear(channels * freq, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x.unsqueeze(1))  # (B, C, T', F')
+        b, c, t, f = x.shape
+        return self.out(x.transpose(1, 2).reshape(b, t, c * f))
+
+
+class CtcModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.num_outputs < 2:
+            raise AsrError("model needs at least one unit besides the blank")
+        self.config = config
+        self.subsampling = ConvSubsampling(config.input_dim, config.subsampling_channels, config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+        if config.encoder == "blstm":
+            self.encoder = nn.LSTM(config.d_model, config.lstm_hidden, num_layers=config.num_layers,
+                                   bidirectional=True, batch_first=True, dropout=config.dropout)
+            width = 2 * config.lstm_hidden
+        else:
+            from asr.torchaudio_compat import torchaudio
+
+            self.encoder = torchaudio.models.Conformer(
+                input_dim=config.d_model, num_heads=config.num_heads, ffn_dim=config.ffn_dim,
+                num_layers=config.num_layers, depthwise_conv_kernel_size=config.conv_kernel,
+                dropout=config.dropout)
+            width = config.d_model
+        self.output = nn.Linear(width, config.num_outputs)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, F) features -> (B, T', V) log-probabilities and (B,) output lengths."""
+        if feats.shape[1] < MIN_INPUT_FRAMES:  # too short for the convolutions: pad with zeros
+            feats = nn.functional.pad(feats, (0, 0, 0, MIN_INPUT_FRAMES - feats.shape[1]))
+        x = self.dropout(self.subsampling(feats))
+        out_lengths = subsampled_lengths(lengths.clamp(min=MIN_INPUT_FRAMES))
+        if self.config.encoder == "blstm":
+            packed = nn.utils.rnn.pack_padded_sequence(x, out_lengths.cpu(), batch_first=True,
+                                                       enforce_sorted=False)
+            x, _ = self.encoder(packed)
+            x, _ = nn.utils.rnn.pad_packed_sequence(x, batch_first=True)
+        else:
+            x, _ = self.encoder(x, out_lengths)
+        return self.output(self.dropout(x)).log_softmax(-1), out_lengths
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,232 @@
+"""The CTC training loop: length-sorted batches, warm-up, clipping, dev validation, early stopping,
+per-epoch checkpoints and exact resume.
+
+State saved after every epoch (`state.pt`): model, optimiser, scheduler, torch's RNG, epoch,
+history. A run killed mid-epoch restarts from the last finished epoch and, because every random
+draw (batch order, speeds, SpecAugment masks, dropout) comes from the restored torch RNG, it
+reaches exactly the state an uninterrupted run reaches (on the same device and thread count).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from asr.errors import AsrError
+from asr.nn.augment import SpecAugment, SpecAugmentConfig
+from asr.nn.checkpoint import average_weights, load_state, save_state, save_weights
+from asr.nn.data import Example, collate, make_batches
+from asr.nn.model import CtcModel
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.pt"
+OPTIMIZERS = ("adamw", "adam")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40  # most epochs; early stopping usually ends sooner
+    batch_frames: int = 8000  # padded input frames per batch (80 s of audio at 10 ms)
+    optimizer: str = "adamw"  # adamw | adam
+    lr: float = 1e-3  # peak learning rate, reached after warm-up
+    weight_decay: float = 0.01
+    warmup_steps: int = 300  # linear warm-up, then inverse-square-root decay
+    clip_norm: float = 5.0  # gradient norm clipping
+    patience: int = 6  # stop after this many epochs without a better dev token error rate
+    average: int = 1  # final weights = mean of this many best epochs (1: the best epoch)
+    seed: int = 0
+    speeds: tuple = (1.0,)  # speed perturbation factors, one drawn per utterance per epoch
+    spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise AsrError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if isinstance(d.get("spec_augment"), dict):
+            d["spec_augment"] = SpecAugmentConfig.from_dict(d["spec_augment"])
+        if "speeds" in d:
+            d["speeds"] = tuple(float(s) for s in d["speeds"])
+        config = cls(**d)
+        if config.optimizer not in OPTIMIZERS:
+            raise AsrError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {config.optimizer!r}")
+        if 1.0 not in config.speeds:
+            raise AsrError("speeds must include 1.0 (validation and decoding use unperturbed audio)")
+        return config
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["speeds"] = list(self.speeds)
+        return d
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AsrError("device cuda requested but torch sees no CUDA device")
+    if device not in ("cpu", "cuda"):
+        raise AsrError(f"device must be auto, cpu or cuda, not {device!r}")
+    return torch.device(device)
+
+
+def warmup_then_decay(warmup_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor: linear from 0 to 1 over warm-up, then 1/sqrt(step / warm-up)."""
+    def factor(step: int) -> float:
+        step = step + 1
+        return step / warmup_steps if step < warmup_steps else math.sqrt(warmup_steps / step)
+    return factor
+
+
+def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config: TrainConfig,
+              out_dir: Path, device: str = "auto", fingerprint: str = "",
+              on_step: Callable[[int, int], None] | None = None) -> dict:
+    """Train `model` in place on `train`, validating on `dev`; returns the training summary.
+
+    Checkpoints go to out_dir; an existing state.pt with the same `fingerprint` (a string naming
+    the config, units and data) is resumed. The model ends with the final (best or averaged)
+    weights, also written as out_dir/final.safetensors.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dev_ = resolve_device(device)
+    model.to(dev_)
+    optimizer = _optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(config.warmup_steps))
+    augment = SpecAugment(config.spec_augment)
+    torch.manual_seed(config.seed)
+    history: list[dict] = []
+    epoch, step = 0, 0
+
+    state_path = out_dir / STATE_FILE
+    if state_path.is_file():
+        state = load_state(state_path)
+        if state.get("fingerprint") != fingerprint:
+            raise AsrError(f"{state_path}: checkpoint of a different configuration or data; "
+                           "delete the directory or use another one")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        epoch, step, history = state["epoch"], state["step"], list(state["history"])
+        log.info("resuming after epoch %d (step %d)", epoch, step)
+
+    batches = make_batches([len(ex.feats[0]) for ex in train], config.batch_frames)
+    while epoch < config.epochs and not _should_stop(history, config.patience):
+        epoch += 1
+        model.train()
+        order = torch.randperm(len(batches)).tolist()
+        total_loss, total_utts = 0.0, 0
+        bar = tqdm(order, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+        for b in bar:
+            examples = [train[i] for i in batches[b]]
+            speed_index = torch.randint(len(config.speeds), (len(examples),)).tolist()
+            feats, lengths = collate([ex.feats[s] for ex, s in zip(examples, speed_index)])
+            feats = augment(feats)
+            loss = _ctc_loss(model, feats.to(dev_), lengths.to(dev_), [ex.targets for ex in examples])
+            optimizer.zero_grad()
+            (loss / len(examples)).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            total_loss += loss.item()
+            total_utts += len(examples)
+            bar.set_postfix(loss=f"{total_loss / total_utts:.2f}")
+            if on_step is not None:
+                on_step(epoch, step)
+        dev_loss, dev_ter = evaluate(model, dev, dev_)
+        history.append({"epoch": epoch, "step": step, "train_loss": round(total_loss / total_utts, 4),
+                        "dev_loss": round(dev_loss, 4), "dev_ter": round(dev_ter, 4),
+                        "lr": scheduler.get_last_lr()[0]})
+        log.info("epoch %d: %s", epoch, history[-1])
+        save_weights(model.state_dict(), out_dir / epoch_file(epoch))
+        save_state({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
+                    "step": step, "history": history}, state_path)
+
+    chosen = best_epochs(history, config.average)
+    final = average_weights([out_dir / epoch_file(e) for e in chosen])
+    model.load_state_dict(final)
+    save_weights(final, out_dir / "final.safetensors")
+    return {"epochs_run": epoch, "steps": step, "averaged_epochs": chosen, "history": history}
+
+
+def epoch_file(epoch: int) -> str:
+    return f"epoch{epoch:03d}.safetensors"
+
+
+def best_epochs(history: list[dict], count: int) -> list[int]:
+    """The `count` epochs with the lowest dev token error rate (dev loss breaks ties), in epoch order."""
+    ranked = sorted(history, key=lambda h: (h["dev_ter"], h["dev_loss"]))
+    return sorted(h["epoch"] for h in ranked[:max(count, 1)])
+
+
+def _should_stop(history: list[dict], patience: int) -> bool:
+    if not history:
+        return False
+    best = best_epochs(history, 1)[0]
+    return history[-1]["epoch"] - best >= patience
+
+
+def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr)
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _ctc_loss(model: CtcModel, feats: torch.Tensor, lengths: torch.Tensor,
+              targets: list[list[int]]) -> torch.Tensor:
+    """Summed CTC loss of a batch."""
+    log_probs, out_lengths = model(feats, lengths)
+    flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long, device=feats.device)
+    target_lengths = torch.tensor([len(seq) for seq in targets], dtype=torch.long, device=feats.device)
+    return torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), flat, out_lengths, target_lengths,
+                                        blank=0, reduction="sum", zero_infinity=True)
+
+
+@torch.no_grad()
+def evaluate(model: CtcModel, examples: list[Example], device: torch.device,
+             batch_frames: int = 20000) -> tuple[float, float]:
+    """Mean CTC loss per utterance and greedy token error rate (%) on unperturbed features."""
+    model.eval()
+    total_loss, errors, tokens = 0.0, 0, 0
+    for batch in make_batches([len(ex.feats[0]) for ex in examples], batch_frames):
+        chunk = [examples[i] for i in batch]
+        feats, lengths = collate([ex.feats[0] for ex in chunk])
+        feats, lengths = feats.to(device), lengths.to(device)
+        targets = [ex.targets for ex in chunk]
+        total_loss += _ctc_loss(model, feats, lengths, targets).item()
+        log_probs, out_lengths = model(feats, lengths)
+        best = log_probs.argmax(-1).cpu()
+        for row, n, ref in zip(best, out_lengths.tolist(), targets):
+            errors += edit_distance(ref, collapse(row[:n].tolist()))
+            tokens += len(ref)
+    return total_loss / max(len(examples), 1), 100.0 * errors / max(tokens, 1)
+
+
+def collapse(path: list[int], blank: int = 0) -> list[int]:
+    """CTC's best-path rule: merge repeats, then drop blanks."""
+    out, previous = [], None
+    for t in path:
+        if t != previous and t != blank:
+            out.append(t)
+        previous = t
+    return out
+
+
+def edit_distance(a: list, b: list) -> int:
+    """Levenshtein distance (substitutions, insertions, deletions all cost 1)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        diagonal, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
+    return row[-1]
