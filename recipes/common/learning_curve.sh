@@ -1,0 +1,31 @@
+# Learning curve: every system trained on nested subsets of the training data (the 0.1 h subset
+# lies inside the 0.2 h one, and so on), decoded on the same test set with the same lexicon and
+# LM, then plotted as WER against hours of training data. Sourced after pipeline_stages.sh; needs
+# its variables and `curve_hours` (space-separated sizes in hours; "all" = the whole train set).
+
+if run_stage 8 "learning curve over $curve_hours hours"; then
+  require "$lang/lexicon.txt" "$lang/lm.arpa" "$exp/data/train/text"
+  curve_decodes=()
+  for hours in $curve_hours; do
+    point=$exp/curve/${hours}h
+    if [ "$hours" = all ]; then
+      train=$exp/data/train
+    else
+      train=$point/train
+      [ -f "$train/text" ] || asr subset-data "$exp/data/train" "$train" --hours "$hours"
+    fi
+    for system in $systems; do
+      model=$point/$system
+      if [ ! -f "$model/decode_test/scores.json" ]; then
+        echo "-- $hours h: train and decode $system"
+        [ -f "$model/model.yaml" ] || train_system "$system" "$train" "$dev" "$model"
+        asr decode "$model" "$exp/data/test" --out "$model/decode_test"
+      fi
+      curve_decodes+=("$model/decode_test")
+    done
+  done
+  asr compare "${curve_decodes[@]}" --curves "${curve_decodes[@]}" --out "$exp/curve/report"
+  cp "$exp/curve/report/report.md" "$exp/LEARNING_CURVE.md"
+  echo "learning curve: $exp/curve/report/report.html"
+  stage_done 8
+fi

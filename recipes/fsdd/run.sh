@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# FSDD (free spoken digit dataset): 3,000 isolated digits ZERO..NINE from 6 speakers at 8 kHz
+# (resampled to the models' 16 kHz); takes 0-4 of each speaker and digit are the test set.
+#
+#   recipes/fsdd/run.sh [--stage N] [--stop-stage M] [--data DIR] [--nj N] [--exp DIR] [--force]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+stage=0          # first stage to run
+stop_stage=100   # last stage to run
+data=""          # the fsdd/ tree with recordings/ (default: ../shared/data/fsdd beside the repo)
+nj=2             # parallel feature jobs
+exp=$here/exp    # everything the recipe makes
+force=false      # rerun stages that finished before
+. "$here/../common/parse_options.sh"
+. "$here/../common/env.sh"
+. "$here/../common/stages.sh"
+
+corpus=fsdd
+conf=$here/conf
+lm_order=1      # isolated words: a unigram
+lm_text=""
+shared=$here/../../../shared/data/fsdd
+[ -n "$data" ] || data=$shared
+[ -d "$data/recordings" ] || { echo "$0: error: $data/recordings is missing: pass --data DIR (FSDD has no archive we download)" >&2; exit 1; }
+data=$(cd "$data" && pwd)
+
+. "$here/../common/pipeline_stages.sh"
