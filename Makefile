@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast demo lmplz bench clean
+.PHONY: install test demo lmplz clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ lmplz: install
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+# The offline demo: synthetic speech, all three pipelines, a results table and an HTML report
+demo: install
+	bash recipes/demo/run.sh
 
 clean:
 	rm -rf $(VENV) tools/kenlm build *.egg-info

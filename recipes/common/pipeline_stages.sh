@@ -4,6 +4,7 @@
 #   conf      directory of system configs: <pipeline>[-<variant>].yaml, e.g. classic.yaml, ctc-bpe.yaml
 #   lm_order  n-gram order; lm_text: extra LM training text files (space separated, may be empty)
 #   exp, nj, stage, stop_stage, force  (options)
+# and may define prepare_data() to make $exp/data/{train,dev,test} some other way (the demo synthesises).
 # Stages: 1 prepare, 2 lexicon, 3 LM, 4 features, 5 train, 6 decode, 7 compare (exp/RESULTS.md).
 
 systems=$(cd "$conf" && ls *.yaml | sed 's/\.yaml$//' | sort)
@@ -23,9 +24,15 @@ train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
   asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" "${sets[@]}"
 }
 
-if run_stage 1 "data dirs from $data"; then
-  require "$data"
-  asr prepare "$corpus" "$data" "$exp/data"
+if ! declare -F prepare_data >/dev/null; then
+  prepare_data() {
+    require "$data"
+    asr prepare "$corpus" "$data" "$exp/data"
+  }
+fi
+
+if run_stage 1 "data dirs"; then
+  prepare_data
   stage_done 1
 fi
 
