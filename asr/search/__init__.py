@@ -1,4 +1,43 @@
-"""Search: CTC/HMM beam search over a lexicon with an n-gram LM, shared by every pipeline."""
-from asr.search.hypothesis import Hypothesis, Word
+"""Search: CTC/HMM beam search over a lexicon with an n-gram LM, shared by every pipeline.
 
-__all__ = ["Hypothesis", "Word"]
+One search serves all three pipelines; only the acoustic scores differ.
+
+- `LexiconSearch` (classic and hybrid): flashlight-text's LexiconDecoder in CTC mode over a prefix
+  tree of word spellings, the word LM (KenLM) applied at word ends with unigram smearing inside
+  words. Hybrid: tokens = phones + CTC blank, spellings = lexicon pronunciations.
+- `LexiconFreeSearch` (ctc): characters ("|" between words) or SentencePiece pieces ("▁" prefix),
+  any spelling allowed, the word LM applied whenever a word is complete.
+- `greedy_ctc` / `greedy_hypothesis`: best token per frame.
+- `tune_lm_weight`: grid search of lm_weight and word_score on a dev set.
+
+What is searched (a frame path for words w1..wn with token spellings, concatenated to x1..xm):
+    blank* x1+ blank* x2+ ... blank* xm+ blank*
+with a blank required between equal neighbouring tokens (CTC). Its score is the sum of the
+frame scores of the path + lm_weight * ln P_LM(w1..wn </s> | <s>) + word_score * n
++ sil_score * (blank frames between words). A word's last token may repeat; because of how that
+repeat is expressed in flashlight's tree, its final token may also come back for a single frame
+after blanks ("x blank x" ends the word like "x x"). Only lexicon words are hypothesised; words
+missing from the LM get KenLM's <unk> probability (about 1e-100 when the ARPA file has no <unk>).
+
+The HMM as CTC (classic pipeline): tokens are the GMM pdf ids, the blank is the silence pdf, and a
+word's spelling is the sequence of its phones' state pdfs (3 per phone), so:
+- a repeated token is a state's self-loop, moving to the next token is the left-to-right
+  transition, and blank frames between words are optional silence;
+- transition probabilities are not applied (every path pays only its emission scores);
+- the silence pdf may also appear between states inside a word (CTC lets blank go anywhere);
+- one silence column: a multi-state silence model must be reduced to one column (its best state
+  per frame) by the caller;
+- consecutive tokens in a spelling must differ (CTC merges repeats), which holds when each HMM
+  state position has its own pdfs (one decision tree per state position);
+- triphone context is word-internal only: the spelling fixes each phone's context within the word,
+  and word-boundary phones use a context-independent (or boundary) pdf.
+"""
+from asr.search.greedy import greedy_ctc, greedy_hypothesis
+from asr.search.hypothesis import Hypothesis, Word
+from asr.search.lexicon_free import LexiconFreeSearch
+from asr.search.lexicon_search import LexiconSearch
+from asr.search.options import SearchOptions
+from asr.search.tuning import tune_lm_weight
+
+__all__ = ["Hypothesis", "Word", "SearchOptions", "LexiconSearch", "LexiconFreeSearch",
+           "greedy_ctc", "greedy_hypothesis", "tune_lm_weight"]

@@ -1,0 +1,36 @@
+"""Greedy (best token per frame) CTC decoding."""
+from __future__ import annotations
+
+import numpy as np
+
+from asr.search.frames import check_scores, frame_posteriors
+from asr.search.hypothesis import Hypothesis
+from asr.search.lexicon_free import WordUnits, ctc_words
+from asr.search.lexicon_search import token_index
+
+
+def greedy_ctc(scores: np.ndarray, tokens: list[str], blank: str) -> list[str]:
+    """The best token of every frame, repeats merged, blanks removed."""
+    blank_id = token_index(list(tokens), blank)[blank]
+    path = check_scores(scores, len(tokens)).argmax(axis=1)
+    out, previous = [], blank_id
+    for tok in path:
+        if tok != blank_id and tok != previous:
+            out.append(tokens[tok])
+        previous = tok
+    return out
+
+
+def greedy_hypothesis(scores: np.ndarray, tokens: list[str], blank: str, word_boundary: str,
+                      frame_seconds: float) -> Hypothesis:
+    """The greedy path as words (boundary token "|" or prefix "▁") with times and confidences.
+
+    The score is the path's total log score; times and confidences follow ctc_words.
+    """
+    tokens = list(tokens)
+    blank_id = token_index(tokens, blank)[blank]
+    scores = check_scores(scores, len(tokens))
+    path = scores.argmax(axis=1)
+    units = WordUnits(tokens, blank, word_boundary)
+    words = ctc_words([int(t) for t in path], blank_id, units, frame_posteriors(scores), frame_seconds)
+    return Hypothesis(words, float(scores[np.arange(len(path)), path].sum()))

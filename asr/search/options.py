@@ -1,0 +1,54 @@
+"""Search settings shared by the lexicon and the lexicon-free beam searches."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from asr.errors import AsrError
+
+LN10 = math.log(10.0)  # KenLM scores are log10; the search works in natural logs (x ln 10 = 2.3026)
+
+
+@dataclass
+class SearchOptions:
+    """Beam search settings. Every score is a natural log, higher is better.
+
+    The defaults suit neural CTC log-probabilities. GMM log-likelihoods spread much wider (tens of
+    nats per frame), so the classic pipeline wants a wider `beam_threshold` (about 200) and a larger
+    `lm_weight` (about 10: the inverse of Kaldi's acoustic scale 0.1); it tunes both on dev.
+    """
+
+    beam_size: int = 100  # hypotheses kept after each frame (max-active)
+    beam_size_token: int | None = None  # only the best-scoring tokens of a frame are tried; None: all
+    beam_threshold: float = 50.0  # drop hypotheses scoring more than this below the frame's best
+    lm_weight: float = 1.0  # multiplies the LM's natural-log probability of each word (and of </s>)
+    word_score: float = 0.0  # added per word; negative values penalise insertions
+    sil_score: float = 0.0  # bonus (>= 0) per silence/blank frame between words (lexicon search) or
+    # per word-boundary token frame (lexicon-free search with a boundary token such as "|")
+    nbest: int = 1  # distinct word sequences returned, best first
+    last_token_loop: bool = True  # lexicon search: a word's last token may last several frames (an
+    # HMM state's self-loop; needed by the classic pipeline). False keeps flashlight's CTC behaviour,
+    # where it lasts one frame: better for peaky CTC models (hybrid), see the package docstring.
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1 or self.nbest < 1:
+            raise AsrError(f"search options: beam_size and nbest must be >= 1 (got {self.beam_size}, {self.nbest})")
+        if self.beam_size_token is not None and self.beam_size_token < 1:
+            raise AsrError(f"search options: beam_size_token must be >= 1 or None (got {self.beam_size_token})")
+        if self.beam_threshold <= 0:
+            raise AsrError(f"search options: beam_threshold must be > 0 (got {self.beam_threshold})")
+        if self.sil_score < 0:
+            # With blank standing for silence flashlight always offers the un-bonused blank path too,
+            # so a negative silence score would silently do nothing.
+            raise AsrError(f"search options: sil_score must be >= 0 (got {self.sil_score})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SearchOptions":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def tokens_per_frame(self, num_tokens: int) -> int:
+        return num_tokens if self.beam_size_token is None else min(self.beam_size_token, num_tokens)

@@ -1,0 +1,387 @@
+"""Search tests against independent references: an ARPA back-off LM evaluator written from the
+ARPA format's definition, and exhaustive enumeration of word sequences and frame alignments."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+LN10 = math.log(10.0)
+
+
+class ArpaLM:
+    """Back-off n-gram probabilities read straight from ARPA text (log10 in the file)."""
+
+    def __init__(self, text: str):
+        self.prob: dict[tuple[str, ...], float] = {}
+        self.backoff: dict[tuple[str, ...], float] = {}
+        order = 0
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("\\") and line.endswith("-grams:"):
+                order = int(line[1:line.index("-")])
+                continue
+            if not line or line.startswith("\\") or order == 0 or line.startswith("ngram"):
+                continue
+            fields = line.split()
+            ngram = tuple(fields[1:1 + order])
+            self.prob[ngram] = float(fields[0])
+            if len(fields) > 1 + order:
+                self.backoff[ngram] = float(fields[1 + order])
+        self.order = max(len(k) for k in self.prob)
+        self.vocab = {k[0] for k in self.prob if len(k) == 1}
+
+    def log10(self, history: tuple[str, ...], word: str) -> float:
+        word = word if word in self.vocab else "<unk>"
+        context = tuple(w if w in self.vocab else "<unk>" for w in history)[-(self.order - 1):]
+        penalty = 0.0
+        while (*context, word) not in self.prob:
+            penalty += self.backoff.get(context, 0.0)
+            context = context[1:]
+        return self.prob[(*context, word)] + penalty
+
+    def sentence_ln(self, words: tuple[str, ...]) -> float:
+        """ln P(words </s> | <s>)."""
+        history, total = ("<s>",), 0.0
+        for w in (*words, "</s>"):
+            total += self.log10(history, w)
+            history = (*history, w)
+        return total * LN10
+
+
+def lexicon_alignments(tokens: list[int], word_final: list[bool], num_frames: int, blank: int,
+                       last_token_loop: bool):
+    """Every frame path of a token sequence under the documented search model.
+
+    Yields (path, between_word_blank_frames). Rules: blank runs anywhere (at least one between equal
+    neighbours), each token one or more frames; a word's last token exactly one frame when
+    `last_token_loop` is off; when on, it may also come back once after blanks ("x blank+ x").
+    """
+    def tails(i: int, frames_left: int):
+        if i == len(tokens):
+            yield [blank] * frames_left, frames_left
+            return
+        at_word_start = i == 0 or word_final[i - 1]
+        min_gap = 1 if i > 0 and tokens[i] == tokens[i - 1] else 0
+        for gap in range(min_gap, frames_left):
+            runs = range(1, frames_left - gap + 1)
+            if word_final[i] and not last_token_loop:
+                runs = [1]
+            for run in runs:
+                shapes = [[tokens[i]] * run]
+                if word_final[i] and last_token_loop:
+                    shapes += [[tokens[i]] * run + [blank] * b + [tokens[i]]
+                               for b in range(1, frames_left - gap - run)]
+                for shape in shapes:
+                    if gap + len(shape) > frames_left:
+                        continue
+                    for rest, rest_sil in tails(i + 1, frames_left - gap - len(shape)):
+                        yield [blank] * gap + shape + rest, rest_sil + (gap if at_word_start else 0)
+
+    yield from tails(0, num_frames)
+
+
+def brute_force_lexicon(scores: np.ndarray, blank: int, spellings: dict[str, list[list[int]]],
+                        lm: ArpaLM | None, lm_weight: float, word_score: float, sil_score: float,
+                        last_token_loop: bool, max_words: int) -> dict[tuple[str, ...], float]:
+    """Best total score of every word sequence (up to max_words) over all its alignments."""
+    num_frames = scores.shape[0]
+    frame_index = np.arange(num_frames)
+    best: dict[tuple[str, ...], float] = {}
+    words = sorted(spellings)
+    for n in range(max_words + 1):
+        for sequence in itertools.product(words, repeat=n):
+            language = (lm.sentence_ln(sequence) if lm else 0.0) * lm_weight + word_score * n
+            for variants in itertools.product(*(spellings[w] for w in sequence)):
+                tokens = [t for v in variants for t in v]
+                finals = [k == len(v) - 1 for v in variants for k in range(len(v))]
+                if len(tokens) > num_frames:
+                    continue
+                for path, sil_frames in lexicon_alignments(tokens, finals, num_frames, blank, last_token_loop):
+                    total = float(scores[frame_index, path].sum()) + sil_score * sil_frames + language
+                    if total > best.get(sequence, -math.inf):
+                        best[sequence] = total
+    return best
+
+
+def collapse(path: tuple[int, ...], blank: int) -> list[int]:
+    out, previous = [], blank
+    for tok in path:
+        if tok != blank and tok != previous:
+            out.append(tok)
+        previous = tok
+    return out
+
+
+def brute_force_lexicon_free(scores: np.ndarray, tokens: list[str], blank: int, boundary: str,
+                             lm: ArpaLM | None, lm_weight: float, word_score: float,
+                             sil_score: float) -> dict[tuple[str, ...], float]:
+    """Best score of every word sequence over all V^T frame paths (tokens spell words)."""
+    num_frames, num_tokens = scores.shape
+    frame_index = np.arange(num_frames)
+    prefix_mode = any(t != boundary and t.startswith(boundary) for t in tokens)
+    best: dict[tuple[str, ...], float] = {}
+    for path in itertools.product(range(num_tokens), repeat=num_frames):
+        text = ""
+        for tok in collapse(path, blank):
+            if prefix_mode:
+                text += " " + tokens[tok][1:] if tokens[tok].startswith(boundary) else tokens[tok]
+            else:
+                text += " " if tokens[tok] == boundary else tokens[tok]
+        sequence = tuple(text.split())
+        total = float(scores[frame_index, list(path)].sum())
+        if not prefix_mode:
+            total += sil_score * sum(tokens[t] == boundary for t in path)
+        total += (lm.sentence_ln(sequence) if lm else 0.0) * lm_weight + word_score * len(sequence)
+        if total > best.get(sequence, -math.inf):
+            best[sequence] = total
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests
+
+import pytest  # noqa: E402
+
+from asr.errors import AsrError  # noqa: E402
+from asr.search import (Hypothesis, LexiconFreeSearch, LexiconSearch, SearchOptions,  # noqa: E402
+                        greedy_ctc, greedy_hypothesis, tune_lm_weight)
+
+# A bigram LM over A, B, C; D is in the lexicon but not in the LM, so it is scored as <unk>.
+TINY_ARPA = """
+\\data\\
+ngram 1=6
+ngram 2=6
+
+\\1-grams:
+-1.0\t<unk>\t0
+-99\t<s>\t-0.3
+-0.7\t</s>\t0
+-0.6\tA\t-0.2
+-0.8\tB\t-0.25
+-0.9\tC\t-0.1
+
+\\2-grams:
+-0.2\t<s> A
+-0.5\tA B
+-0.3\tB </s>
+-0.4\tB A
+-0.6\t<s> C
+-0.3\tC </s>
+
+\\end\\
+"""
+
+WIDE = dict(beam_size=100000, beam_threshold=1e9)  # wide enough that nothing is pruned
+
+
+def write_lm(tmp_path, text=TINY_ARPA, name="tiny.arpa"):
+    path = tmp_path / name
+    path.write_text(text.lstrip())
+    return path
+
+
+def log_softmax(x):
+    x = x - x.max(axis=1, keepdims=True)
+    return (x - np.log(np.exp(x).sum(axis=1, keepdims=True))).astype(np.float32)
+
+
+def check_against_brute_force(search, scores, reference, nbest):
+    """The search's n-best list is the reference's ranking (ties in either order), and each entry
+    carries the best score of its word sequence over all alignments."""
+    hyps = search.search(scores, 0.01)
+    ranked = sorted(reference.values(), reverse=True)
+    assert len(hyps) == min(nbest, len(ranked))
+    assert [h.score for h in hyps] == pytest.approx(ranked[:len(hyps)], abs=1e-3)
+    for h in hyps:
+        assert h.score == pytest.approx(reference[tuple(h.text.split())], abs=1e-3), h.text
+    assert len({h.text for h in hyps}) == len(hyps)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("last_token_loop", [False, True])
+def test_ctc_phone_lexicon_search_equals_exhaustive_search(tmp_path, seed, last_token_loop):
+    """Hybrid-like: tokens = blank + phones, words of 1-2 phones, a bigram LM with an OOV word."""
+    tokens = ["<b>", "p", "q", "r"]
+    spellings = {"A": [["p", "q"]], "B": [["q"], ["r"]], "C": [["r", "p"]], "D": [["p"]]}
+    rng = np.random.default_rng(seed)
+    scores = log_softmax(rng.normal(size=(6, 4)) * 2.5)
+    lm_path = write_lm(tmp_path)
+    options = SearchOptions(lm_weight=0.8, word_score=0.7, nbest=8, last_token_loop=last_token_loop, **WIDE)
+    search = LexiconSearch(tokens, "<b>", spellings, str(lm_path), options)
+    ids = {w: [[tokens.index(t) for t in v] for v in vs] for w, vs in spellings.items()}
+    reference = brute_force_lexicon(scores, 0, ids, ArpaLM(TINY_ARPA), 0.8, 0.7, 0.0, last_token_loop, 6)
+    check_against_brute_force(search, scores, reference, 8)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hmm_lexicon_search_equals_exhaustive_search(tmp_path, seed):
+    """Classic-like: 3 pdfs per phone, blank = the silence pdf, GMM-like log-likelihoods."""
+    pdfs = {"P": ["1", "2", "3"], "Q": ["4", "5", "6"]}
+    tokens = ["sil"] + [p for states in pdfs.values() for p in states]
+    spellings = {"A": [pdfs["P"]], "B": [pdfs["Q"] + pdfs["P"]], "C": [pdfs["Q"]]}
+    rng = np.random.default_rng(100 + seed)
+    # Unnormalised log-likelihoods around -30 with a wide spread, like diagonal GMMs give.
+    scores = (rng.normal(size=(8, len(tokens))) * 4 - 30).astype(np.float32)
+    lm_path = write_lm(tmp_path)
+    options = SearchOptions(lm_weight=2.0, word_score=-1.0, sil_score=0.5, nbest=6, **WIDE)
+    search = LexiconSearch(tokens, "sil", spellings, str(lm_path), options)
+    ids = {w: [[tokens.index(t) for t in v] for v in vs] for w, vs in spellings.items()}
+    reference = brute_force_lexicon(scores, 0, ids, ArpaLM(TINY_ARPA), 2.0, -1.0, 0.5, True, 2)
+    check_against_brute_force(search, scores, reference, 6)
+
+
+def test_hmm_state_self_loops_on_every_state(tmp_path):
+    """A clear HMM path where every state (the last included) lasts several frames."""
+    tokens = ["sil", "1", "2", "3", "4", "5", "6"]
+    spellings = {"A": [["1", "2", "3"]], "C": [["4", "5", "6"]]}
+    path = [0, 1, 1, 2, 2, 3, 3, 3, 0, 4, 5, 5, 6, 6, 6, 0]
+    scores = np.full((len(path), len(tokens)), -40.0, np.float32)
+    scores[np.arange(len(path)), path] = -10.0
+    search = LexiconSearch(tokens, "sil", spellings, None, SearchOptions(beam_threshold=300))
+    hyp = search.search(scores, 0.01)[0]
+    assert hyp.text == "A C"
+    assert [(round(w.start, 3), round(w.end, 3)) for w in hyp.words] == [(0.01, 0.08), (0.09, 0.15)]
+    assert hyp.score == pytest.approx(-10.0 * len(path))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lexicon_free_characters_equal_exhaustive_search(tmp_path, seed):
+    lm_text = TINY_ARPA.replace("\tA", "\ta").replace("\tB", "\tab").replace("\tC", "\tba") \
+        .replace(" A", " a").replace(" B", " ab").replace(" C", " ba").replace("A ", "a ").replace("B ", "ab ")
+    lm_path = write_lm(tmp_path, lm_text)
+    tokens = ["<b>", "|", "a", "b"]
+    rng = np.random.default_rng(200 + seed)
+    scores = log_softmax(rng.normal(size=(6, 4)) * 2.5)
+    options = SearchOptions(lm_weight=0.6, word_score=0.5, sil_score=0.3, nbest=5, **WIDE)
+    search = LexiconFreeSearch(tokens, "<b>", "|", str(lm_path), options)
+    reference = brute_force_lexicon_free(scores, tokens, 0, "|", ArpaLM(lm_text), 0.6, 0.5, 0.3)
+    check_against_brute_force(search, scores, reference, 5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lexicon_free_pieces_equal_exhaustive_search(tmp_path, seed):
+    lm_text = TINY_ARPA.replace("\tA", "\ta").replace("\tB", "\tab").replace("\tC", "\tba") \
+        .replace(" A", " a").replace(" B", " ab").replace(" C", " ba").replace("A ", "a ").replace("B ", "ab ")
+    lm_path = write_lm(tmp_path, lm_text)
+    tokens = ["<b>", "▁a", "▁b", "a", "b"]
+    rng = np.random.default_rng(300 + seed)
+    scores = log_softmax(rng.normal(size=(5, 5)) * 2.5)
+    options = SearchOptions(lm_weight=1.3, word_score=-0.2, nbest=5, **WIDE)
+    search = LexiconFreeSearch(tokens, "<b>", "▁", str(lm_path), options)
+    reference = brute_force_lexicon_free(scores, tokens, 0, "▁", ArpaLM(lm_text), 1.3, -0.2, 0.0)
+    check_against_brute_force(search, scores, reference, 5)
+
+
+def test_reference_lm_matches_kenlm(tmp_path):
+    """The hand-written ARPA evaluator agrees with KenLM, so the tests above check the search."""
+    import kenlm
+    model = kenlm.Model(str(write_lm(tmp_path)))
+    lm = ArpaLM(TINY_ARPA)
+    for sentence in ["A B", "A B A C", "C", "D A", "B D D", ""]:
+        words = tuple(sentence.split())
+        assert lm.sentence_ln(words) == pytest.approx(model.score(sentence, bos=True, eos=True) * LN10, abs=1e-4)
+
+
+def peaky(path, num_tokens, low=-8.0):
+    scores = np.full((len(path), num_tokens), low, np.float32)
+    scores[np.arange(len(path)), path] = 0.0
+    return log_softmax(scores)
+
+
+def test_greedy_and_beam_agree_on_clear_cases():
+    chars = ["<b>", "|", "A", "B", "E", "N", "O", "T", "W"]
+    text = "ONE TWO TEN"
+    path = []
+    for ch in text.replace(" ", "|"):
+        path += [chars.index(ch)] * 2 + [0]
+    scores = peaky(path, len(chars))
+    assert "".join(greedy_ctc(scores, chars, "<b>")) == text.replace(" ", "|")
+    greedy = greedy_hypothesis(scores, chars, "<b>", "|", 0.04)
+    beam = LexiconFreeSearch(chars, "<b>", "|", None, SearchOptions(lm_weight=0.0)).search(scores, 0.04)[0]
+    assert greedy.text == beam.text == text
+    assert greedy.score == pytest.approx(beam.score, abs=1e-3)
+    assert [t for w in greedy.words for t in (w.start, w.end)] == \
+        pytest.approx([t for w in beam.words for t in (w.start, w.end)])
+    # The lexicon search over phones agrees with the greedy phone string too.
+    phones = ["<b>", "W", "AH", "N", "T", "UW"]
+    spellings = {"ONE": [["W", "AH", "N"]], "TWO": [["T", "UW"]], "TO": [["T", "UW", "W"]]}
+    path = [0, 1, 1, 2, 0, 3, 0, 0, 4, 5, 5, 0, 1, 2, 3, 0]
+    scores = peaky(path, len(phones))
+    assert greedy_ctc(scores, phones, "<b>") == ["W", "AH", "N", "T", "UW", "W", "AH", "N"]
+    for loop in (False, True):
+        search = LexiconSearch(phones, "<b>", spellings, None, SearchOptions(lm_weight=0.0, last_token_loop=loop))
+        assert search.search(scores, 0.04)[0].text == "ONE TWO ONE"
+
+
+def test_nbest_is_sorted_distinct_with_monotone_times(tmp_path):
+    tokens = ["<b>", "p", "q", "r"]
+    spellings = {"A": [["p", "q"]], "B": [["q"], ["r"]], "C": [["r", "p"]], "D": [["p"]]}
+    rng = np.random.default_rng(7)
+    scores = log_softmax(rng.normal(size=(40, 4)) * 2)
+    for search in (LexiconSearch(tokens, "<b>", spellings, str(write_lm(tmp_path)), SearchOptions(nbest=10)),
+                   LexiconFreeSearch(tokens, "<b>", "q", None, SearchOptions(nbest=10))):
+        hyps = search.search(scores, 0.02)
+        assert len(hyps) == 10
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+        assert len({h.text for h in hyps}) == len(hyps)
+        for h in hyps:
+            times = [t for w in h.words for t in (w.start, w.end)]
+            assert times == sorted(times) and all(w.end > w.start for w in h.words)
+            assert times[0] >= 0 and times[-1] <= 40 * 0.02 + 1e-9
+            assert all(0.0 <= w.confidence <= 1.0 for w in h.words)
+
+
+def test_confidence_is_mean_frame_posterior():
+    tokens = ["<b>", "p", "q"]
+    scores = np.log(np.array([[0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.7, 0.2, 0.1], [0.2, 0.1, 0.7]],
+                             np.float32))
+    hyp = LexiconSearch(tokens, "<b>", {"X": [["p"]], "Y": [["q"]]}, None).search(scores, 0.1)[0]
+    assert hyp.text == "X Y"
+    assert [w.confidence for w in hyp.words] == pytest.approx([0.7, 0.7], abs=1e-5)
+    assert (hyp.words[0].start, hyp.words[0].end) == pytest.approx((0.0, 0.2))
+
+
+def test_bad_lexicon_and_lm_raise_asr_error(tmp_path):
+    tokens = ["<b>", "p", "q"]
+    with pytest.raises(AsrError, match="'BAD'.*'z'"):
+        LexiconSearch(tokens, "<b>", {"OK": [["p"]], "BAD": [["p", "z"]]}, None)
+    with pytest.raises(AsrError, match="blank"):
+        LexiconSearch(tokens, "<b>", {"BAD": [["p", "<b>"]]}, None)
+    with pytest.raises(AsrError, match="not in the token list"):
+        LexiconSearch(tokens, "-", {"OK": [["p"]]}, None)
+    with pytest.raises(AsrError, match="missing.arpa"):
+        LexiconSearch(tokens, "<b>", {"OK": [["p"]]}, str(tmp_path / "missing.arpa"))
+    garbage = tmp_path / "garbage.arpa"
+    garbage.write_text("this is not an LM\n")
+    with pytest.raises(AsrError, match="garbage.arpa"):
+        LexiconSearch(tokens, "<b>", {"OK": [["p"]]}, str(garbage))
+    with pytest.raises(AsrError, match="garbage.arpa"):
+        LexiconFreeSearch(tokens, "<b>", "q", str(garbage))
+    with pytest.raises(AsrError, match="shape"):
+        LexiconSearch(tokens, "<b>", {"OK": [["p"]]}, None).search(np.zeros((3, 4), np.float32), 0.01)
+    with pytest.raises(AsrError, match="sil_score"):
+        SearchOptions(sil_score=-1.0)
+
+
+def test_empty_input_gives_empty_hypothesis():
+    search = LexiconSearch(["<b>", "p"], "<b>", {"X": [["p"]]}, None)
+    assert search.search(np.zeros((0, 2), np.float32), 0.01)[0].words == []
+
+
+def test_tune_lm_weight_picks_the_lowest_dev_wer():
+    refs = {"u1": "A B C", "u2": "B B"}
+
+    def decode(lm_weight, word_score):
+        if lm_weight == 2.0 and word_score == 0.5:
+            return {"u1": "A B C", "u2": "B B"}
+        if lm_weight == 2.0:
+            return {"u1": "A C", "u2": "B B"}  # one deletion out of 5 words: 20%
+        return {"u1": "A X C D", "u2": ""}  # 1 sub + 1 ins + 2 del = 4 errors: 80%
+
+    weight, score, table = tune_lm_weight(decode, refs, {"lm_weight": [1.0, 2.0], "word_score": [0.0, 0.5]})
+    assert (weight, score) == (2.0, 0.5)
+    assert [round(r["wer"], 6) for r in table] == [80.0, 80.0, 20.0, 0.0]
+    weight, score, _ = tune_lm_weight(decode, refs, [(1.0, 0.0), (2.0, 0.0)])
+    assert (weight, score) == (2.0, 0.0)
