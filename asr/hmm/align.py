@@ -17,6 +17,7 @@ from asr.hmm.tree import BOUNDARY, NUM_STATES, SILENCE, ContextTree
 SILENCE_PROB = 0.5  # probability of silence at each optional place (start, between words, end)
 ALIGN_BATCH = 64  # utterances per Viterbi batch: bounds the (utts, frames, states) back-pointer array
 NEG_INF = -np.inf
+FLAT_START_SILENCE_STATES = 5  # in the flat start a silence takes the frames of five phone states
 
 
 @dataclass
@@ -68,11 +69,15 @@ def utterance_graph(prons: list[tuple[str, ...]], tree: ContextTree, optional_si
 
 
 def equal_alignment(graph: UttGraph, num_frames: int) -> np.ndarray | None:
-    """Flat start: the frames shared out equally over the graph's states, silences included."""
+    """Flat start: the frames shared out equally over the graph's states, a silence counting as
+    FLAT_START_SILENCE_STATES states (as Kaldi's five-state silence would)."""
     n = len(graph.pdfs)
     if num_frames < n:
         return None
-    return np.minimum((np.arange(num_frames) * n) // num_frames, n - 1)
+    weight = np.where(graph.word < 0, FLAT_START_SILENCE_STATES, 1)
+    bounds = np.cumsum(weight) * num_frames / weight.sum()  # end frame (exclusive) of each state
+    states = np.searchsorted(bounds, np.arange(num_frames), side="right")
+    return np.minimum(states, n - 1)
 
 
 def viterbi(emissions: list[np.ndarray], graphs: list[UttGraph], self_loop_logp: np.ndarray,

@@ -123,11 +123,14 @@ class DiagGmms:
                 w = np.maximum(stats.occ[lo:hi] / total, MIN_WEIGHT)
                 self.weights[lo:hi] = w / w.sum()
 
-    def mix_up(self, target: int, pdf_occupancy: np.ndarray) -> None:
-        """Split Gaussians until about `target` in total, allotted to pdfs as occupancy ** 0.2 (Kaldi's rule)."""
+    def mix_up(self, target: int, pdf_occupancy: np.ndarray, boost: np.ndarray | None = None) -> None:
+        """Split Gaussians until about `target` in total, allotted to pdfs as occupancy ** 0.2 (Kaldi's
+        rule), times `boost` per pdf where given."""
         if target <= self.num_gaussians:
             return
         share = np.maximum(pdf_occupancy, 0.0) ** 0.2
+        if boost is not None:
+            share = share * boost
         want = np.maximum(np.round(target * share / max(share.sum(), 1e-10)).astype(int), 1)
         # a pdf cannot usefully hold more Gaussians than it has frames per Gaussian to estimate them
         want = np.minimum(want, np.maximum(1, (pdf_occupancy // (2 * MIN_GAUSSIAN_OCCUPANCY)).astype(int)))

@@ -23,6 +23,11 @@ from asr.hmm.tree import NUM_STATES, SILENCE, SILENCE_PDF, ContextStats, Context
 log = logging.getLogger(__name__)
 
 Prons = list[tuple[str, ...]]
+# Silence is one pdf (the search's blank) standing in for Kaldi's five-state silence model, so it
+# gets five times the Gaussians its occupancy alone would give it.
+SILENCE_GAUSSIAN_BOOST = 5.0
+FLAT_START_SILENCE_GAUSSIANS = 8  # silence components fitted on the equal segmentation before aligning
+FLAT_START_EM_ROUNDS = 3  # EM rounds after each silence split in the flat start
 
 
 @dataclass
@@ -143,7 +148,9 @@ def reestimate(model: AcousticModel, data: TrainingSet, num_iters: int, total_ga
                                  [ali.graphs[u] for u in utts])
         if it < grow_iters:
             target = start + (total_gaussians - start) * (it + 1) // grow_iters
-            model.gmm.mix_up(target, np.bincount(pdfs, minlength=model.num_pdfs).astype(float))
+            boost = np.ones(model.num_pdfs)
+            boost[SILENCE_PDF] = SILENCE_GAUSSIAN_BOOST
+            model.gmm.mix_up(target, np.bincount(pdfs, minlength=model.num_pdfs).astype(float), boost)
         bar.set_postfix(loglik=f"{ali.loglik_per_frame:.2f}", gauss=model.gmm.num_gaussians)
         log.info("%s iteration %d: log-likelihood per frame %.3f, %d Gaussians", desc, it,
                  ali.loglik_per_frame, model.gmm.num_gaussians)
@@ -153,27 +160,35 @@ def reestimate(model: AcousticModel, data: TrainingSet, num_iters: int, total_ga
 # ---------------------------------------------------------------------------- monophones
 
 def flat_start(data: TrainingSet, phones: list[str], variance_floor: np.ndarray) -> AcousticModel:
-    """Single-Gaussian monophones from an equal segmentation of each utterance (silence at both
-    ends); pdfs that receive no frames start at the global mean and variance."""
+    """Monophones from an equal segmentation of each utterance (silence at both ends): one Gaussian
+    per phone state (pdfs that receive no frames start at the global mean and variance) and a
+    FLAT_START_SILENCE_GAUSSIANS-component silence, so that from the first alignment on silence can
+    absorb the different kinds of background noise rather than leave them to the phones."""
     tree = ContextTree.monophone(phones)
-    dim = next(iter(data.feats.values())).shape[1]
-    occ, sums, sumsq = np.zeros(tree.num_pdfs), np.zeros((tree.num_pdfs, dim)), np.zeros((tree.num_pdfs, dim))
+    feats, labels = [], []
     for utt in data.utts:
-        x = data.feats[utt].astype(np.float64)
         graph = utterance_graph(data.prons(utt), tree, optional_silence=False)
-        states = equal_alignment(graph, len(x))
-        if states is None:
-            continue
-        pdfs = graph.pdfs[states]
-        np.add.at(occ, pdfs, 1)
-        np.add.at(sums, pdfs, x)
-        np.add.at(sumsq, pdfs, x * x)
-    total = occ.sum()
-    if total == 0:
+        states = equal_alignment(graph, len(data.feats[utt]))
+        if states is not None:
+            feats.append(data.feats[utt])
+            labels.append(graph.pdfs[states])
+    if not feats:
         raise AsrError("flat start: every utterance is shorter than its transcript's states")
+    x, pdfs = np.concatenate(feats).astype(np.float64), np.concatenate(labels)
+    occ = np.bincount(pdfs, minlength=tree.num_pdfs).astype(float)
+    sums = np.zeros((tree.num_pdfs, x.shape[1]))
+    sumsq = np.zeros((tree.num_pdfs, x.shape[1]))
+    np.add.at(sums, pdfs, x)
+    np.add.at(sumsq, pdfs, x * x)
     unseen = occ == 0
-    occ[unseen], sums[unseen], sumsq[unseen] = total, sums.sum(0), sumsq.sum(0)
+    occ[unseen], sums[unseen], sumsq[unseen] = len(x), x.sum(0), (x * x).sum(0)
     gmm = DiagGmms.from_stats(occ, sums, sumsq, variance_floor)
+    only_silence = np.zeros(tree.num_pdfs)
+    only_silence[SILENCE_PDF] = 1.0
+    for size in (2, 4, FLAT_START_SILENCE_GAUSSIANS):
+        gmm.mix_up(gmm.num_gaussians + size - (gmm.offsets[1] - gmm.offsets[0]), occ, only_silence)
+        for _ in range(FLAT_START_EM_ROUNDS):
+            gmm.update(gmm.accumulate(x, pdfs), variance_floor)
     return AcousticModel(tree, gmm, np.full(tree.num_pdfs, INITIAL_SELF_LOOP))
 
 
