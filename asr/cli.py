@@ -109,6 +109,19 @@ def add_corpus_commands(sub) -> None:
     p.add_argument("--mirror", help="base URL replacing the archive's folder (e.g. https://openslr.elda.org/resources/12)")
     p.set_defaults(func=run_download)
 
+    p = sub.add_parser("synth", help="make a small synthetic corpus with espeak-ng (digits and commands, "
+                                     "several voices, noise): OUT/{train,dev,test}")
+    p.add_argument("out", help="output folder (audio under OUT/wav, data dirs beside it)")
+    p.add_argument("--utts", type=int, default=600, help="number of utterances (default 600, about 15 minutes)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same corpus")
+    p.add_argument("--snr-db", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(15.0, 30.0),
+                   help="range of the white-noise signal-to-noise ratio in dB (default 15 30)")
+    p.add_argument("--sample-rate", type=int, default=16000, help="audio sample rate (default 16000)")
+    p.add_argument("--voices", nargs="+", metavar="SPEAKER",
+                   help="subset of the built-in voices (default: all): us_m1 us_f3 us_m3 gb_f2 rp_m2 "
+                        "scot_f4 nyc_m5 carib_f1")
+    p.set_defaults(func=run_synth)
+
 
 def run_prepare(args) -> int:
     from asr.corpora import prepare
@@ -124,6 +137,23 @@ def run_download(args) -> int:
     from asr.corpora import download
 
     print(download(args.corpus, args.dest, parts=args.parts, mirror=args.mirror))
+    return 0
+
+
+def run_synth(args) -> int:
+    from asr.corpora.synth import VOICES, SynthConfig, make_corpus
+    from asr.datadir import read_datadir
+
+    voices = dict(VOICES)
+    if args.voices:
+        unknown = sorted(set(args.voices) - set(VOICES))
+        if unknown:
+            raise AsrError(f"synth: unknown voice {unknown[0]!r}; known: {', '.join(VOICES)}")
+        voices = {name: VOICES[name] for name in args.voices}
+    config = SynthConfig(num_utts=args.utts, seed=args.seed, sample_rate=args.sample_rate,
+                         voices=voices, snr_db=tuple(args.snr_db))
+    for name, path in make_corpus(args.out, config).items():
+        print(f"{path}: {len(read_datadir(path))} utterances")
     return 0
 
 
