@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.audio import load_audio, resample
+from asr.audio import load_audio
 from asr.corpora.synth import VOCABULARY, VOICES, SynthConfig, engine, make_corpus, white_noise
 from asr.datadir import read_datadir, validate_datadir
 from asr.errors import AsrError

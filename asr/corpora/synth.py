@@ -15,7 +15,6 @@ speech is a smoke test; real numbers come from the AN4 recipe.
 from __future__ import annotations
 
 import ctypes
-import io
 import json
 import os
 import random
@@ -53,7 +52,7 @@ VOICES = {
 AUDIO_OUTPUT_SYNCHRONOUS = 2  # espeak_Synth returns when done, audio goes to the callback
 POS_CHARACTER = 1
 ESPEAK_CHARS_AUTO = 0
-ESPEAK_RATE, ESPEAK_VOLUME, ESPEAK_PITCH, ESPEAK_RANGE = 1, 2, 3, 4
+ESPEAK_RATE, ESPEAK_PITCH, ESPEAK_RANGE = 1, 3, 4  # espeak_PARAMETER values
 SAMPLE_MAX = 32768.0  # full scale of 16-bit samples
 MIN_SAMPLE_RATE = 8000  # telephone band: below it the digits are no longer intelligible
 
@@ -128,7 +127,7 @@ def white_noise(length: int, speech: np.ndarray, snr_db: float, rng: np.random.G
 
 @dataclass
 class SynthConfig:
-    num_utts: int = 600  # about 20 minutes of audio: the demo trains on it in minutes
+    num_utts: int = 600  # about 15 minutes of audio (measured): the demo trains on it in minutes
     seed: int = 0
     sample_rate: int = 16000
     voices: dict[str, str] = field(default_factory=lambda: dict(VOICES))
