@@ -38,7 +38,9 @@ def test_counts_and_validity(prepared, corpus):
         assert validate_datadir(path) == []  # includes every audio file existing
         data = read_datadir(path)
         assert all(Path(p).is_absolute() for p in data.wav.values())
-        assert all(u.startswith(s) for u, s in data.utt2spk.items())
+        assert all(u.startswith(s + "-") for u, s in data.utt2spk.items())
+        # Kaldi's rule: sorting by utterance keeps each speaker's utterances together, in speaker order.
+        assert [data.utt2spk[u] for u in data.utts] == sorted(data.utt2spk.values())
         assert all(t == normalize_text(t) for t in data.text.values())
 
 
@@ -170,6 +172,11 @@ def test_an4_sphere_edition(data_root, tmp_path):
     out = prepare("an4", src, tmp_path / "data")
     test = read_datadir(out["test"])
     assert len(test) == 3 and all(p.endswith(".sph") for p in test.wav.values())
+    # Without the .fileids lists, paths come from the ids; same result.
+    for name in ("train", "test"):
+        (src / f"etc/an4_{name}.fileids").unlink()
+    again = prepare("an4", src, tmp_path / "data2")
+    assert read_datadir(again["test"]).wav == test.wav
     from asr.audio import load_audio
     samples, rate = load_audio(test.wav[test.utts[0]])
     assert rate == 16000 and len(samples) > 0

@@ -25,6 +25,7 @@ def test_data_dirs(corpus):
     assert len(datas["train"].spk2utt) == len(VOICES)  # 24 utterances cycle over the 8 voices
     for name, data in datas.items():
         assert validate_datadir(dirs[name]) == []
+        assert [data.utt2spk[u] for u in data.utts] == sorted(data.utt2spk.values())
         for utt, text in data.text.items():
             assert utt.startswith(data.utt2spk[utt] + "-")
             assert 2 <= len(text.split()) <= 5 and set(text.split()) <= set(VOCABULARY)

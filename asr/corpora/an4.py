@@ -3,7 +3,8 @@
 Layout (github.com/cmusphinx/an4, or CMU's an4_sphere.tar.gz with .sph instead of .wav):
 SRC/etc/an4_{train,test}.fileids list `<dir>/<spk>/<id>`, in the same order as
 SRC/etc/an4_{train,test}.transcription, whose lines are `<s> TEXT </s> (<id>)` (the `<s> </s>`
-markers are missing on some lines); audio is SRC/wav/<dir>/<spk>/<id>.wav (or .sph).
+markers are missing on some lines); audio is SRC/wav/<dir>/<spk>/<id>.wav (or .sph). Without a
+.fileids list the path is derived from the id (an251-fash-b: wav/an4_clstk/fash/an251-fash-b).
 
 Dev: the official test set is kept for testing only, so dev is carved out of training as whole
 speakers: every DEV_SPEAKER_STRIDE-th training speaker in sorted order, starting at the
@@ -21,6 +22,7 @@ from asr.datadir import DataDir
 from asr.errors import AsrError
 
 AUDIO_SUFFIXES = (".wav", ".sph")  # WAV edition (github) or the original NIST SPHERE release
+AUDIO_DIRS = {"train": "an4_clstk", "test": "an4test_clstk"}  # audio folders under wav/
 DEV_SPEAKER_STRIDE = 10  # one training speaker in ten goes to dev ...
 DEV_SPEAKER_OFFSET = 5  # ... starting from the sixth in sorted order
 TRANSCRIPT_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
@@ -49,13 +51,27 @@ def find_audio(wav_dir: Path, file_id: str) -> Path:
     raise AsrError(f"{wav_dir / file_id}.wav: audio file is missing (no .wav or .sph)")
 
 
+def file_ids(src: Path, part: str, rows: list[tuple[str, str]]) -> tuple[list[str], Path]:
+    """`<dir>/<spk>/<id>` for each transcription row, from etc/an4_<part>.fileids or, when that
+    list is absent, from the id itself (`an251-fash-b` is speaker fash)."""
+    listing = src / "etc" / f"an4_{part}.fileids"
+    if listing.is_file():
+        return [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()], listing
+    ids = []
+    for utt_name, _ in rows:
+        fields = utt_name.split("-")
+        if len(fields) < 3:
+            raise AsrError(f"{listing}: missing, and id {utt_name!r} does not name its speaker")
+        ids.append(f"{AUDIO_DIRS[part]}/{fields[1]}/{utt_name}")
+    return ids, listing
+
+
 def load_part(src: Path, part: str) -> DataDir:
     """One official part ('train' or 'test') as a data dir."""
-    fileids = require_file(src / "etc" / f"an4_{part}.fileids", "file id list")
     transcription = require_file(src / "etc" / f"an4_{part}.transcription", "transcription")
     wav_dir = require_dir(src / "wav", "wav")
-    ids = [line.strip() for line in fileids.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = read_transcription(transcription)
+    ids, fileids = file_ids(src, part, rows)
     if len(ids) != len(rows):
         raise AsrError(f"{transcription}: {len(rows)} lines but {fileids} lists {len(ids)} files")
     data = DataDir()
