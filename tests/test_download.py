@@ -116,6 +116,12 @@ def test_full_download_then_no_redownload(yesno_archive, tmp_path):
     assert validate_datadir(out["train"]) == [] and len(read_datadir(out["train"])) == NUM_WAVS
 
 
+def test_tree_extracted_by_hand_is_kept(yesno_archive, tmp_path):
+    (tmp_path / "dl/waves_yesno").mkdir(parents=True)
+    assert dl.download("yesno", tmp_path / "dl") == (tmp_path / "dl").resolve()
+    assert RangeHandler.log == []
+
+
 def test_resume_after_truncated_partial(yesno_archive, tmp_path):
     body, url, _ = yesno_archive
     dest = tmp_path / "dl"

@@ -5,8 +5,8 @@ stderr; a partial `<archive>.part` left by an interrupted run is resumed with an
 request; the finished archive is checked against its published checksum before it is
 extracted (a mismatch deletes it and raises AsrError); extraction refuses members that would
 land outside DEST (absolute paths, `..`, links pointing out, devices). Nothing is fetched again
-when the extracted tree is there (a `.<archive>.done` marker is written last) or when the
-archive is already there and verifies.
+when the extracted folder is there (extraction moves whole folders into place, then writes a
+`.<archive>.done` marker with the size and checksums) or when the archive is there and verifies.
 
 Checksums and where they come from:
 - yesno and LibriSpeech SLR12: sha256 published in torchaudio.datasets (yesno.py, librispeech.py).
@@ -112,8 +112,10 @@ def fetch(archive: Archive, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     done = dest / f".{archive.filename}.done"
     top = dest / archive.top
-    if done.is_file() and top.exists():
-        log.info("%s: already extracted, not downloading again", top)
+    # Extraction moves complete folders into place, so an existing folder is a finished one
+    # (ours, with its done marker, or one the user extracted by hand).
+    if top.exists():
+        log.info("%s: already there%s, not downloading again", top, "" if done.is_file() else " (extracted by hand?)")
         return top
     path = dest / archive.filename
     if path.is_file():
