@@ -26,6 +26,7 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     log: list[tuple[str, str | None]] = []
     honour_range = True
+    cut_after: int | None = None  # drop the connection after this many body bytes, once
 
     def do_GET(self):
         self.log.append((self.path, self.headers.get("Range")))
@@ -49,6 +50,11 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
+        if RangeHandler.cut_after is not None:
+            self.wfile.write(body[start:start + RangeHandler.cut_after])
+            RangeHandler.cut_after = None
+            self.close_connection = True
+            return
         self.wfile.write(body[start:])
 
     def log_message(self, *args):
@@ -58,7 +64,7 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
-    RangeHandler.files, RangeHandler.log, RangeHandler.honour_range = {}, [], True
+    RangeHandler.files, RangeHandler.log, RangeHandler.honour_range, RangeHandler.cut_after = {}, [], True, None
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -133,6 +139,17 @@ def test_resume_after_truncated_partial(yesno_archive, tmp_path):
     assert (dest / "waves_yesno.tar.gz").read_bytes() == body
     assert not (dest / "waves_yesno.tar.gz.part").exists()
     assert len(list((dest / "waves_yesno").glob("*.wav"))) == NUM_WAVS
+
+
+def test_dropped_connection_then_resume(yesno_archive, tmp_path):
+    body, url, _ = yesno_archive
+    RangeHandler.cut_after = 1000
+    with pytest.raises(AsrError, match="rerun to resume"):
+        dl.download("yesno", tmp_path / "dl")
+    assert (tmp_path / "dl/waves_yesno.tar.gz.part").stat().st_size == 1000
+    dl.download("yesno", tmp_path / "dl")
+    assert RangeHandler.log == [("/waves_yesno.tar.gz", None), ("/waves_yesno.tar.gz", "bytes=1000-")]
+    assert (tmp_path / "dl/waves_yesno.tar.gz").read_bytes() == body
 
 
 def test_complete_partial_gets_416_and_is_kept(yesno_archive, tmp_path):

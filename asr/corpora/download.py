@@ -20,6 +20,7 @@ Checksums and where they come from:
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from asr.errors import AsrError
+from asr.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,8 @@ def fetch(archive: Archive, dest: Path) -> Path:
         raise AsrError(f"{path}: archive did not contain {archive.top}/")
     record = {"url": archive.url, "bytes": path.stat().st_size, **digests,
               "published_checksum": bool(archive.sha256 or archive.md5)}
-    done.write_text(json.dumps(record, indent=1) + "\n")
+    with atomic_write(done) as f:
+        f.write(json.dumps(record, indent=1) + "\n")
     return top
 
 
@@ -159,7 +162,7 @@ def fetch_bytes(url: str, partial: Path) -> None:
                 while chunk := response.read(CHUNK_BYTES):
                     out.write(chunk)
                     bar.update(len(chunk))
-            except (OSError, urllib.error.URLError) as e:
+            except (OSError, http.client.HTTPException) as e:
                 raise AsrError(f"{url}: download interrupted after {out.tell()} bytes ({e}); "
                                f"rerun to resume from {partial}") from None
     if total is not None and partial.stat().st_size < total:
