@@ -7,6 +7,7 @@ numpy `reduceat` over contiguous segments.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,7 +177,7 @@ class DiagGmms:
             with np.load(path, allow_pickle=False) as z:
                 gmm = cls(z["means"].astype(np.float64), z["variances"].astype(np.float64),
                           z["weights"].astype(np.float64), z["offsets"].astype(np.int64))
-        except (OSError, ValueError, KeyError, EOFError) as e:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise AsrError(f"{path}: not a readable GMM file ({type(e).__name__}: {e})") from None
         g = len(gmm.weights)
         if (gmm.means.ndim != 2 or gmm.means.shape != gmm.variances.shape or len(gmm.means) != g

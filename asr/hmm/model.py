@@ -1,6 +1,7 @@
 """An HMM acoustic model: decision tree (which pdf per state in context), GMMs and transitions."""
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ class AcousticModel:
         try:
             with np.load(path, allow_pickle=False) as z:
                 self_loop = z["self_loop"].astype(np.float64)
-        except (OSError, ValueError, KeyError) as e:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
             raise AsrError(f"{path}: no transition probabilities ({type(e).__name__})") from None
         if gmm.num_pdfs != tree.num_pdfs or len(self_loop) != tree.num_pdfs:
             raise AsrError(f"{path}: {gmm.num_pdfs} pdfs but the tree {tree_file} has {tree.num_pdfs}")
