@@ -229,13 +229,124 @@ def run_compare(args) -> int:
 # ---------------------------------------------------------------- lexicon (helper: lexicon)
 
 def add_lexicon_commands(sub) -> None:
-    """`asr lexicon build ...` (filled in by the lexicon work)."""
+    """`asr lexicon build|coverage|g2p`: pronunciation lexicons from CMUdict plus our G2P."""
+    lex = sub.add_parser("lexicon", help="pronunciation lexicons (CMUdict + G2P for the rest)")
+    verbs = lex.add_subparsers(dest="lexicon_command", required=True, metavar="VERB")
+
+    p = verbs.add_parser("build", help="lexicon for every word of data dirs and LM text files")
+    p.add_argument("--data", nargs="+", default=[], metavar="DIR", help="Kaldi data dirs (their text files)")
+    p.add_argument("--text", nargs="+", default=[], metavar="FILE", help="LM text files, one sentence per line")
+    p.add_argument("--out", required=True, help="lexicon.txt to write (WORD PH1 PH2 ...)")
+    p.add_argument("--oov-report", metavar="FILE", help="TSV of words guessed by the G2P or skipped")
+    p.add_argument("--keep-stress", action="store_true", help="keep CMUdict's stress digits on vowels")
+    p.add_argument("--skip-unpronounceable", action="store_true",
+                   help="leave out words with digits or symbols (listed) instead of failing")
+    p.set_defaults(func=run_lexicon_build)
+
+    p = verbs.add_parser("coverage", help="how many words of data dirs / text files a lexicon covers")
+    p.add_argument("lexicon")
+    p.add_argument("--data", nargs="+", default=[], metavar="DIR")
+    p.add_argument("--text", nargs="+", default=[], metavar="FILE")
+    p.set_defaults(func=run_lexicon_coverage)
+
+    p = verbs.add_parser("g2p", help="print G2P-guessed pronunciations of words")
+    p.add_argument("words", nargs="+")
+    p.add_argument("--nbest", type=int, default=1, help="pronunciations per word (default 1)")
+    p.add_argument("--model", help="G2P model .npz (default: the shipped lexicons/g2p model)")
+    p.set_defaults(func=run_lexicon_g2p)
+
+
+def run_lexicon_build(args) -> int:
+    from asr.lexicon import build_corpus_lexicon, write_oov_report
+
+    if not args.data and not args.text:
+        raise AsrError("lexicon build: give --data DIR... and/or --text FILE...")
+    report = build_corpus_lexicon(args.data, args.text, keep_stress=args.keep_stress,
+                                  skip_unpronounceable=args.skip_unpronounceable)
+    report.lexicon.write(args.out)
+    if args.oov_report:
+        write_oov_report(args.oov_report, report)
+    print(f"{args.out}: {report.summary()}")
+    if report.guessed:
+        print("guessed by G2P: " + " ".join(report.guessed))
+    if report.skipped:
+        print("skipped (unpronounceable): " + " ".join(report.skipped))
+    return 0
+
+
+def run_lexicon_coverage(args) -> int:
+    from asr.lexicon import Lexicon, corpus_words
+
+    lexicon = Lexicon.read(args.lexicon)
+    words = corpus_words(args.data, args.text)
+    if not words:
+        raise AsrError("lexicon coverage: no words in the given --data / --text")
+    oov = sorted(w for w in words if w not in lexicon)
+    tokens = sum(c for c, _ in words.values())
+    oov_tokens = sum(words[w][0] for w in oov)
+    print(f"{len(words)} words, {tokens} running words; not in {args.lexicon}: {len(oov)} words "
+          f"({100 * len(oov) / len(words):.2f}%), {oov_tokens} running words ({100 * oov_tokens / tokens:.2f}%)")
+    if oov:
+        print("missing: " + " ".join(oov))
+    return 0
+
+
+def run_lexicon_g2p(args) -> int:
+    from asr.g2p import G2P
+
+    model = G2P.load(args.model) if args.model else G2P.load()
+    for word in args.words:
+        for pron in model.predict(word, nbest=args.nbest):
+            print(f"{word.upper()} {' '.join(pron)}")
+    return 0
 
 
 # ---------------------------------------------------------------- language models (helper: lm)
 
 def add_lm_commands(sub) -> None:
-    """`asr lm build ...`, `asr lm ppl ...` (filled in by the LM work)."""
+    """`asr lm build [--order N] [--tool T] [--vocab FILE] TEXT... OUT.arpa`, `asr lm ppl LM TEXT`."""
+    lm = sub.add_parser("lm", help="n-gram language models: build (modified Kneser-Ney), perplexity")
+    lm_sub = lm.add_subparsers(dest="lm_command", required=True, metavar="LM_COMMAND")
+
+    p = lm_sub.add_parser("build", help="estimate an ARPA n-gram LM (and a KenLM binary beside it)")
+    p.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    p.add_argument("--tool", choices=("auto", "lmplz", "builtin"), default="auto",
+                   help="lmplz (KenLM, `make lmplz`), builtin (pure Python), auto: lmplz when installed")
+    p.add_argument("--vocab", metavar="LEXICON_OR_WORDLIST",
+                   help="restrict to these words (first field per line); others become <unk>")
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="text files, one sentence per line")
+    p.add_argument("out", metavar="OUT.arpa")
+    p.set_defaults(func=run_lm_build)
+
+    p = lm_sub.add_parser("ppl", help="perplexity and OOV rate of a text under an LM (via kenlm)")
+    p.add_argument("lm", metavar="LM", help="ARPA or KenLM binary")
+    p.add_argument("text", metavar="TEXT", help="text file, one sentence per line")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.set_defaults(func=run_lm_ppl)
+
+
+def run_lm_build(args) -> int:
+    from asr.lm import binary_path, build_lm
+
+    out = build_lm(args.texts, args.order, args.out, tool=args.tool, vocab=args.vocab)
+    binary = binary_path(out)
+    print(f"{out}" + (f" (+ {binary})" if binary.exists() else ""))
+    return 0
+
+
+def run_lm_ppl(args) -> int:
+    import json
+
+    from asr.lm import perplexity
+
+    result = perplexity(args.lm, args.text)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{args.text}: {result['sentences']} sentences, {result['words']} words, "
+              f"{result['oovs']} OOVs ({100 * result['oov_rate']:.2f}%); "
+              f"ppl {result['ppl']:.2f}, ppl without OOVs {result['ppl_no_oov']:.2f}")
+    return 0
 
 
 # ---------------------------------------------------------------- train / decode / align / transcribe (lead)

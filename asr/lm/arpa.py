@@ -28,12 +28,14 @@ def write_arpa(path: str | os.PathLike, ngrams: Ngrams) -> Path:
             f.write(f"ngram {n}={len(grams)}\n")
         for n, grams in enumerate(ngrams, 1):
             f.write(f"\n\\{n}-grams:\n")
-            for words in sorted(grams):
-                prob, backoff = grams[words]
-                if n == highest:
-                    f.write(f"{prob:.7g}\t{' '.join(words)}\n")
-                else:
-                    f.write(f"{prob:.7g}\t{' '.join(words)}\t{backoff:.7g}\n")
+            # Sorting the joined strings is the tuples' order (a space sorts before any word
+            # character) at a fraction of the cost.
+            by_text = {" ".join(words): value for words, value in grams.items()}
+            if n == highest:
+                f.writelines(f"{by_text[text][0]:.7g}\t{text}\n" for text in sorted(by_text))
+            else:
+                f.writelines(f"{prob:.7g}\t{text}\t{backoff:.7g}\n"
+                             for text in sorted(by_text) for prob, backoff in (by_text[text],))
         f.write("\n\\end\\\n")
     return path
 

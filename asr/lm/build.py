@@ -15,6 +15,7 @@ from asr.lm.text import read_sentences, read_vocab, restrict_to_vocab
 log = logging.getLogger(__name__)
 
 TOOLS = ("auto", "lmplz", "builtin")
+MIN_ORDER = 2  # kenlm.Model and flashlight's KenLM refuse unigram models
 
 
 def build_lm(text_files: Iterable[str | os.PathLike], order: int, out_arpa: str | os.PathLike,
@@ -30,8 +31,8 @@ def build_lm(text_files: Iterable[str | os.PathLike], order: int, out_arpa: str 
     """
     if tool not in TOOLS:
         raise AsrError(f"unknown LM tool {tool!r} (choose from {', '.join(TOOLS)})")
-    if order < 1:
-        raise AsrError(f"n-gram order must be at least 1, got {order}")
+    if order < MIN_ORDER:
+        raise AsrError(f"n-gram order must be at least {MIN_ORDER} (KenLM cannot load unigram models), got {order}")
     text_files = [Path(p) for p in text_files]
     if not text_files:
         raise AsrError("no LM text files given")

@@ -112,26 +112,27 @@ def interpolate(counts: list[Counter], discounts: list[tuple[float, float, float
     """Interpolated probabilities and backoffs (log10) from Kneser-Ney counts and discounts."""
     order = len(counts)
     gammas = [context_gammas(c, d) for c, d in zip(counts, discounts)]
-    # Uniform over the vocabulary: every unigram (<unk> and </s> included) except <s>.
-    lower_probs: dict[tuple[str, ...], float] = {}
+    # Unigrams interpolate with the uniform distribution over every unigram but <s>
+    # (<unk> and </s> included), as lmplz does.
+    lower_probs: dict[tuple[str, ...], float] = {(): 1.0 / (len(counts[0]) - 1)}
     ngrams = []
     for n in range(1, order + 1):
-        discount = (0.0, *discounts[n - 1])  # indexed by min(count, 3); a zero count is not discounted
+        d1, d2, d3 = discounts[n - 1]
+        discount = (0.0, d1, d2)  # counts 0..2; 3 and more get d3
         denominators, gamma = gammas[n - 1]
         next_gamma = gammas[n][1] if n < order else {}
-        uniform = 1.0 / (len(counts[0]) - 1)
         probs: dict[tuple[str, ...], float] = {}
         out: dict[tuple[str, ...], tuple[float, float]] = {}
         for gram, c in counts[n - 1].items():
             context = gram[:-1]
-            if n == 1 and gram[0] == BOS:
-                p = 1.0
-            else:
-                lower = lower_probs[gram[1:]] if n > 1 else uniform
-                p = (c - discount[min(c, 3)]) / denominators[context] + gamma[context] * lower
+            lower = lower_probs[gram[1:] if n > 1 else ()]
+            p = (c - (discount[c] if c < 3 else d3)) / denominators[context] + gamma[context] * lower
             probs[gram] = p
-            backoff = next_gamma.get(gram, 1.0) if gram[-1] != EOS else 1.0
-            out[gram] = (min(0.0, _log10(p)), _log10(backoff))
+            backoff = next_gamma.get(gram)  # None: never a context, backoff weight 1
+            out[gram] = (min(0.0, _log10(p)), 0.0 if backoff is None else _log10(backoff))
+        if n == 1:
+            probs[(BOS,)] = 1.0  # <s> is only ever a context (log10 1 = 0, as lmplz writes it)
+            out[(BOS,)] = (0.0, out[(BOS,)][1])
         ngrams.append(out)
         lower_probs = probs
     return ngrams
@@ -140,14 +141,14 @@ def interpolate(counts: list[Counter], discounts: list[tuple[float, float, float
 def context_gammas(counts: Counter, discounts: tuple[float, float, float]
                    ) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], float]]:
     """Per context h: the count total c(h .) and gamma(h), the mass its discounts set free."""
-    discount = (0.0, *discounts)
+    d1, d2, d3 = discounts
+    discount = (0.0, d1, d2)  # a zero count (<unk>, <s>) frees nothing
     denominators: dict[tuple[str, ...], int] = defaultdict(int)
     freed: dict[tuple[str, ...], float] = defaultdict(float)
     for gram, c in counts.items():
         context = gram[:-1]
         denominators[context] += c
-        if c > 0:
-            freed[context] += discount[min(c, 3)]
+        freed[context] += discount[c] if c < 3 else d3
     gamma = {h: freed[h] / total for h, total in denominators.items() if total > 0}
     return denominators, gamma
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from asr.errors import AsrError
@@ -17,9 +18,11 @@ def load_kenlm(lm_path: str | os.PathLike):
         raise AsrError(f"{lm_path}: no such language model file")
     try:
         return kenlm.Model(str(lm_path))
-    except Exception as e:  # kenlm raises OSError/RuntimeError with multi-line C++ messages
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise AsrError(f"{lm_path}: not a loadable KenLM/ARPA model ({first_line})") from None
+    except Exception as e:  # OSError wrapping a C++ "file:line in <signature> threw X. reason"
+        message = " ".join(str(e).split())
+        reason = re.search(r"threw \w+\.\s*(.*?)\)?$", message)
+        raise AsrError(f"{lm_path}: not a loadable KenLM/ARPA model "
+                       f"({reason.group(1) if reason else message or type(e).__name__})") from None
 
 
 def perplexity(lm_path: str | os.PathLike, text_file: str | os.PathLike) -> dict:
