@@ -94,7 +94,6 @@ class PocketSphinx:
         except (RuntimeError, ValueError) as e:
             raise AsrError(f"{an4}: pocketsphinx could not load {hmm}, {dictionary}, {lm} ({e})") from None
         self.sample_rate = POCKETSPHINX_RATE
-        self.description = f"pocketsphinx {_version()} en-us + {AN4_DICTIONARY.name} + {AN4_LM.name}"
 
     def recognize(self, samples: np.ndarray) -> str:
         """Words recognised in one utterance (mono float samples at 16 kHz); fillers left out."""
@@ -108,12 +107,6 @@ class PocketSphinx:
     def transcribe_file(self, path: Path) -> str:
         samples, _ = load_audio(path, sample_rate=self.sample_rate)
         return self.recognize(samples)
-
-
-def _version() -> str:
-    from importlib.metadata import version
-
-    return version("pocketsphinx")
 
 
 def timed_run(system: str, transcribe_file, data: DataDir) -> Run:
