@@ -1,0 +1,426 @@
+"""Grapheme-to-phoneme conversion for words missing from CMUdict: a joint-sequence n-gram.
+
+The method is the classic one of Bisani & Ney (2008, "Joint-sequence models for
+grapheme-to-phoneme conversion") in the simplified form Phonetisaurus uses:
+1. EM alignment: every letter of a word is paired with zero, one or two phones, so that a
+   pronunciation becomes a sequence of "graphones" such as c:K a:AE t:T. EM estimates graphone
+   probabilities by forward-backward over all such segmentations, then each training word is
+   aligned by Viterbi.
+2. A graphone n-gram (interpolated modified Kneser-Ney, count-pruned) models those sequences.
+3. Decoding a new word is a beam search over the graphones whose letter matches each letter in
+   turn; the phones of the best graphone sequence are the pronunciation.
+
+The model file is a compressed .npz of plain arrays (no pickle): the graphone inventory and,
+per n-gram order, the n-grams with their log10 probabilities and backoff weights.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asr.errors import AsrError
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz'"  # what a word may be spelled with (CMUdict has "don't")
+MAX_PHONES_PER_LETTER = 2  # x -> K S; more than two phones per letter never helps on CMUdict
+EM_ITERATIONS = 10  # forward-backward passes; the alignment log-likelihood flattens after ~6
+BEAM = 20  # hypotheses kept per letter while decoding; wider beams change < 0.1% PER
+BOS, EOS = "<s>", "</s>"
+NO_PROB = -99.0  # log10 probability written for <s>, which the model never predicts (ARPA's convention)
+FORMAT_VERSION = 1
+STORED_FLOAT = np.float16  # log10 values to ~3 significant digits: enough for decoding, half the file
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "lexicons" / "g2p" / "cmudict_g2p.npz"
+
+
+def spellable(word: str) -> bool:
+    """True when `word` (any case) is made of letters and apostrophes and has a letter."""
+    w = word.lower()
+    return bool(w) and all(c in LETTERS for c in w) and any(c != "'" for c in w)
+
+
+# ---------------------------------------------------------------- EM alignment
+
+def align(entries: list[tuple[str, tuple[str, ...]]], iterations: int = EM_ITERATIONS,
+          progress: bool = False) -> list[list[tuple[str, tuple[str, ...]]] | None]:
+    """Align each (word, phones) entry into graphones (letter, phones of that letter).
+
+    Returns one graphone list per entry, or None for an entry that cannot be aligned (more than
+    two phones per letter, e.g. abbreviations such as "mr" -> M IH S T ER).
+    """
+    phones = sorted({p for _, prons in entries for p in prons})
+    phone_id = {p: i + 1 for i, p in enumerate(phones)}  # 0 = "no phone"
+    letter_id = {c: i for i, c in enumerate(LETTERS)}
+    q = len(phones) + 1
+    # A graphone id packs (letter, first phone or 0, second phone or 0) into one integer.
+    n_ids = len(LETTERS) * q * q
+
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, (word, prons) in enumerate(entries):
+        if not spellable(word):
+            raise AsrError(f"cannot align {word!r}: only letters and apostrophes can be spelled")
+        groups.setdefault((len(word), len(prons)), []).append(k)
+    batches = []
+    for (n, m), idx in groups.items():
+        if m > MAX_PHONES_PER_LETTER * n:
+            continue
+        letters = np.array([[letter_id[c] for c in entries[k][0].lower()] for k in idx], dtype=np.int64)
+        phs = np.array([[phone_id[p] for p in entries[k][1]] for k in idx], dtype=np.int64).reshape(len(idx), m)
+        batches.append((idx, _edge_ids(letters, phs, q)))
+
+    theta = np.ones(n_ids)
+    iters = range(iterations)
+    if progress:
+        from tqdm import tqdm
+        iters = tqdm(iters, desc="g2p EM alignment", unit="iter")
+    for _ in iters:
+        counts = np.zeros(n_ids)
+        for _, edges in batches:
+            _expected_counts(edges, theta, counts)
+        theta = counts / counts.sum()
+
+    out: list[list[tuple[str, tuple[str, ...]]] | None] = [None] * len(entries)
+    inv_phone = {i: p for p, i in phone_id.items()}
+    for idx, edges in batches:
+        for k, path in zip(idx, _viterbi(edges, theta)):
+            if path is None:
+                continue
+            word = entries[k][0].lower()
+            out[k] = [(word[i], tuple(inv_phone[int(x)] for x in _unpack(g, q) if x)) for i, g in enumerate(path)]
+    return out
+
+
+def _unpack(graphone_id: int, q: int) -> tuple[int, int]:
+    return (graphone_id // q) % q, graphone_id % q
+
+
+def _edge_ids(letters: np.ndarray, phones: np.ndarray, q: int) -> list[np.ndarray]:
+    """Graphone ids of the edges leaving each lattice row: list over k = phones taken (0, 1, 2)
+    of arrays (B, n, m + 1 - k); entry [b, i, j] is the edge (i, j) -> (i + 1, j + k)."""
+    b, m = phones.shape
+    base = letters[:, :, None] * q * q  # (B, n, 1)
+    zero = np.zeros((b, 1, m + 1), dtype=np.int64)
+    one = phones[:, None, :] * q
+    two = phones[:, None, :-1] * q + phones[:, None, 1:]
+    return [base + zero, base + one, base + two]
+
+
+def _expected_counts(edges: list[np.ndarray], theta: np.ndarray, counts: np.ndarray) -> None:
+    """Forward-backward over a batch of equally shaped lattices; adds expected graphone counts.
+
+    Probabilities stay in the linear domain: a path multiplies at most ~40 factors, far from
+    float64's underflow."""
+    weights = [theta[e] for e in edges]
+    b, n, m1 = edges[0].shape
+    alpha = np.zeros((b, n + 1, m1))
+    alpha[:, 0, 0] = 1.0
+    for i in range(n):
+        for k, w in enumerate(weights):
+            alpha[:, i + 1, k:] += alpha[:, i, :m1 - k] * w[:, i, :]
+    beta = np.zeros((b, n + 1, m1))
+    beta[:, n, m1 - 1] = 1.0
+    for i in range(n - 1, -1, -1):
+        for k, w in enumerate(weights):
+            beta[:, i, :m1 - k] += w[:, i, :] * beta[:, i + 1, k:]
+    total = alpha[:, n, m1 - 1]
+    ok = total > 0
+    if not ok.any():
+        return
+    scale = np.where(ok, 1.0 / np.where(ok, total, 1.0), 0.0)[:, None, None]
+    for k, (e, w) in enumerate(zip(edges, weights)):
+        post = alpha[:, :n, :m1 - k] * w * beta[:, 1:, k:] * scale
+        counts += np.bincount(e.ravel(), weights=post.ravel(), minlength=counts.size)
+
+
+def _viterbi(edges: list[np.ndarray], theta: np.ndarray) -> list[list[int] | None]:
+    """Best path of each lattice in a batch, as the list of graphone ids (one per letter)."""
+    with np.errstate(divide="ignore"):
+        logw = [np.log(theta[e]) for e in edges]
+    b, n, m1 = edges[0].shape
+    score = np.full((b, n + 1, m1), -np.inf)
+    score[:, 0, 0] = 0.0
+    back = np.zeros((b, n + 1, m1), dtype=np.int8)
+    for i in range(n):
+        cand = np.full((len(logw), b, m1), -np.inf)
+        for k, w in enumerate(logw):
+            cand[k, :, k:] = score[:, i, :m1 - k] + w[:, i, :]
+        back[:, i + 1] = cand.argmax(axis=0)
+        score[:, i + 1] = cand.max(axis=0)
+    paths: list[list[int] | None] = []
+    for s in range(b):
+        if not np.isfinite(score[s, n, m1 - 1]):
+            paths.append(None)
+            continue
+        j, path = m1 - 1, []
+        for i in range(n, 0, -1):
+            k = int(back[s, i, j])
+            j -= k
+            path.append(int(edges[k][s, i - 1, j]))
+        paths.append(path[::-1])
+    return paths
+
+
+# ---------------------------------------------------------------- graphone n-gram
+
+def graphone_name(letter: str, phones: tuple[str, ...]) -> str:
+    """Token name of a graphone: `c:K`, `x:K_S`, `e:` (a silent letter)."""
+    return f"{letter}:{'_'.join(phones)}"
+
+
+def train_ngram(sequences: list[list[str]], order: int, min_counts: list[int]) -> dict:
+    """Interpolated modified Kneser-Ney n-gram over token sequences, count-pruned.
+
+    `min_counts[k - 1]` is the fewest occurrences an n-gram of order k needs to be kept (must not
+    decrease with k, so that every kept n-gram's prefix and suffix are kept too). Returns the
+    arrays of the model file: vocab, and per order k `ngrams{k}` (k, N) token ids,
+    `logprob{k}` and `backoff{k}` (log10).
+    """
+    if len(min_counts) != order or any(a > b for a, b in zip(min_counts, min_counts[1:])):
+        raise ValueError("min_counts needs one non-decreasing entry per order")
+    vocab = [BOS, EOS] + sorted({t for s in sequences for t in s})
+    tok_id = {t: i for i, t in enumerate(vocab)}
+    bits = max(1, math.ceil(math.log2(len(vocab))))
+    if bits * order > 63:  # codes stay below 2 ** 63 (signed int64)
+        raise ValueError(f"{len(vocab)} tokens x order {order} do not fit a 64-bit n-gram code")
+    seqs = [[0] + [tok_id[t] for t in s] + [1] for s in sequences]
+    flat = np.array([t for s in seqs for t in s], dtype=np.int64)
+    lengths = np.array([len(s) for s in seqs])
+    pos = np.concatenate([np.arange(n) for n in lengths])
+    remaining = np.repeat(lengths, lengths) - pos  # tokens from each position to its sequence end
+
+    def windows(k: int) -> np.ndarray:
+        starts = np.nonzero(remaining >= k)[0]
+        code = np.zeros(len(starts), dtype=np.int64)
+        for i in range(k):
+            code = (code << bits) | flat[starts + i]
+        return code
+
+    raw = {}  # order -> (sorted unique codes, raw counts)
+    for k in range(1, order + 1):
+        raw[k] = np.unique(windows(k), return_counts=True)
+
+    def first_token(codes: np.ndarray, k: int) -> np.ndarray:
+        return codes >> (bits * (k - 1))
+
+    def suffix(codes: np.ndarray, k: int) -> np.ndarray:
+        return codes & ((1 << (bits * (k - 1))) - 1)
+
+    # Kneser-Ney adjusted counts: raw for the top order and for n-grams starting with <s>
+    # (nothing can precede them); otherwise the number of distinct tokens seen before them.
+    adjusted = {}
+    for k in range(1, order + 1):
+        codes, counts = raw[k]
+        if k == order:
+            adjusted[k] = counts.astype(np.float64)
+            continue
+        left_ext = suffix(raw[k + 1][0], k + 1)
+        ext_codes, ext_counts = np.unique(left_ext, return_counts=True)
+        where = np.searchsorted(ext_codes, codes)
+        where = np.minimum(where, len(ext_codes) - 1)
+        has = ext_codes[where] == codes
+        adj = np.where(has, ext_counts[where], 0).astype(np.float64)
+        starts_bos = first_token(codes, k) == 0
+        adjusted[k] = np.where(starts_bos, counts, adj)
+        assert np.all(adjusted[k][~starts_bos] > 0)  # everything after <s> has a left context
+    adjusted[1][raw[1][0] == 0] = 0.0  # <s> is never predicted: no unigram mass
+
+    model: dict[str, np.ndarray] = {"vocab": np.array(vocab)}
+    prob = {}
+    gamma = {}
+    for k in range(1, order + 1):
+        codes = raw[k][0]
+        c = adjusted[k]
+        d = _kn_discounts(c)
+        disc = np.where(c >= 3, d[2], np.where(c >= 2, d[1], np.where(c >= 1, d[0], 0.0)))
+        hist = codes >> bits if k > 1 else np.zeros_like(codes)
+        hist_codes, hist_idx = np.unique(hist, return_inverse=True)
+        total = np.bincount(hist_idx, weights=c)
+        mass = np.bincount(hist_idx, weights=disc)  # D1 N1 + D2 N2 + D3 N3+ per history
+        if k == 1:
+            lower = np.full(len(codes), 1.0 / (len(vocab) - 1))  # uniform over all but <s>
+        else:
+            lower = prob[k - 1][_lookup(raw[k - 1][0], suffix(codes, k))]
+        p = (c - disc) / total[hist_idx] + (mass / total)[hist_idx] * lower
+        if k == 1:
+            p[codes == 0] = 0.0
+        prob[k] = p
+        gamma[k] = (hist_codes, mass / total)
+
+    # Count pruning, then backoff weights that make each kept history sum to one again.
+    keep = {k: raw[k][1] >= min_counts[k - 1] for k in range(1, order + 1)}
+    keep[1][:] = True  # every graphone stays decodable
+    for k in range(1, order + 1):
+        codes = raw[k][0][keep[k]]
+        logp = np.where(prob[k][keep[k]] > 0, np.log10(np.maximum(prob[k][keep[k]], 1e-300)), NO_PROB)
+        backoff = np.zeros(len(codes))
+        if k < order:
+            nxt_codes = raw[k + 1][0][keep[k + 1]]
+            nxt_p = prob[k + 1][keep[k + 1]]
+            hist = nxt_codes >> bits
+            lower = prob[k][_lookup(raw[k][0], suffix(nxt_codes, k + 1))]  # p(w | shorter history)
+            hist_codes, hist_idx = np.unique(hist, return_inverse=True)
+            left_high = 1.0 - np.bincount(hist_idx, weights=nxt_p)
+            left_low = 1.0 - np.bincount(hist_idx, weights=lower)
+            bow = np.clip(left_high, 1e-12, None) / np.clip(left_low, 1e-12, None)
+            backoff[_lookup(codes, hist_codes)] = np.log10(bow)
+        # Stored column by column (k, N): sorted n-grams then compress about twice as well.
+        tokens = np.zeros((k, len(codes)), dtype=np.uint16)
+        for i in range(k):
+            tokens[i] = (codes >> (bits * (k - 1 - i))) & ((1 << bits) - 1)
+        model[f"ngrams{k}"] = tokens
+        model[f"logprob{k}"] = logp.astype(STORED_FLOAT)
+        model[f"backoff{k}"] = backoff.astype(STORED_FLOAT)
+    return model
+
+
+def _kn_discounts(counts: np.ndarray) -> tuple[float, float, float]:
+    """Modified Kneser-Ney discounts D1, D2, D3+ from counts-of-counts (Chen & Goodman 1998)."""
+    n = [np.count_nonzero(counts == i) for i in (1, 2, 3, 4)]
+    if min(n) == 0:  # tiny data: fall back to fixed discounts (KenLM's --discount_fallback)
+        return 0.5, 1.0, 1.5
+    y = n[0] / (n[0] + 2 * n[1])
+    return 1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2]
+
+
+def _lookup(sorted_codes: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    where = np.searchsorted(sorted_codes, codes)
+    if len(codes) and (where.max() >= len(sorted_codes) or np.any(sorted_codes[where] != codes)):
+        raise AssertionError("n-gram missing its lower-order entry")
+    return where
+
+
+# ---------------------------------------------------------------- the model
+
+@dataclass
+class G2P:
+    """A trained graphone n-gram. `predict(word)` returns its most likely pronunciations."""
+
+    vocab: list[str]
+    order: int
+    table: dict[tuple[int, ...], tuple[float, float]]  # n-gram -> (log10 p, log10 backoff)
+    info: dict
+    beam: int = BEAM
+
+    def __post_init__(self) -> None:
+        self._by_letter: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        for i, name in enumerate(self.vocab[2:], start=2):
+            letter, phones = name.split(":", 1)
+            self._by_letter.setdefault(letter, []).append((i, tuple(phones.split("_")) if phones else ()))
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, info: dict | None = None) -> "G2P":
+        vocab = [str(v) for v in arrays["vocab"]]
+        order = max(int(k[len("ngrams"):]) for k in arrays if k.startswith("ngrams"))
+        table = {}
+        for k in range(1, order + 1):
+            grams = arrays[f"ngrams{k}"].T.tolist()
+            for gram, lp, bo in zip(grams, arrays[f"logprob{k}"].tolist(), arrays[f"backoff{k}"].tolist()):
+                table[tuple(gram)] = (lp, bo)
+        return cls(vocab=vocab, order=order, table=table, info=info or {})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike = DEFAULT_MODEL) -> "G2P":
+        path = Path(path)
+        if not path.is_file():
+            raise AsrError(f"{path}: no such G2P model (run scripts/train_g2p.py)")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            info = json.loads(str(arrays.pop("info")))
+            if info.get("format") != FORMAT_VERSION:
+                raise ValueError(f"format {info.get('format')} (expected {FORMAT_VERSION})")
+            return cls.from_arrays(arrays, info)
+        except AsrError:
+            raise
+        except Exception as e:  # zip/npz/JSON damage of any kind
+            raise AsrError(f"{path}: not a readable G2P model ({type(e).__name__}: {e})") from None
+
+    def predict(self, word: str, nbest: int = 1) -> list[tuple[str, ...]]:
+        """Up to `nbest` distinct pronunciations of `word`, best first."""
+        w = word.lower()
+        if not spellable(w):
+            raise AsrError(f"cannot guess a pronunciation for {word!r}: only letters and apostrophes can be spelled")
+        hyps: dict[tuple[int, ...], tuple[float, tuple]] = {(0,): (0.0, ())}
+        for letter in w:
+            options = self._by_letter.get(letter)
+            if not options:
+                raise AsrError(f"cannot guess a pronunciation for {word!r}: the G2P never saw letter {letter!r}")
+            nxt: dict[tuple[int, ...], tuple[float, tuple]] = {}
+            for state, (score, phones) in hyps.items():
+                for tok, tok_phones in options:
+                    s = score + self._logprob(state, tok)
+                    new_state = self._state(state + (tok,))
+                    if new_state not in nxt or nxt[new_state][0] < s:
+                        nxt[new_state] = (s, (phones, tok_phones))
+            hyps = dict(sorted(nxt.items(), key=lambda kv: -kv[1][0])[: self.beam])
+        finals: dict[tuple[str, ...], float] = {}
+        for state, (score, phones) in hyps.items():
+            pron = _flatten(phones)
+            s = score + self._logprob(state, 1)
+            if pron and finals.get(pron, -math.inf) < s:
+                finals[pron] = s
+        return sorted(finals, key=lambda p: -finals[p])[:nbest]
+
+    def _logprob(self, state: tuple[int, ...], tok: int) -> float:
+        backoff = 0.0
+        while True:
+            hit = self.table.get(state + (tok,))
+            if hit is not None:
+                return backoff + hit[0]
+            backoff += self.table.get(state, (0.0, 0.0))[1]
+            state = state[1:]
+
+    def _state(self, gram: tuple[int, ...]) -> tuple[int, ...]:
+        """The longest suffix of `gram` the model knows as a context: states that predict the
+        same way merge in the beam."""
+        gram = gram[-(self.order - 1):] if self.order > 1 else ()
+        while gram and gram not in self.table:
+            gram = gram[1:]
+        return gram
+
+
+def _flatten(chain) -> tuple[str, ...]:
+    """Phones of a backpointer chain ((((), p1), p2), p3) in order."""
+    parts = []
+    while chain:
+        chain, phones = chain
+        parts.append(phones)
+    return tuple(p for phones in reversed(parts) for p in phones)
+
+
+def save_model(path: str | os.PathLike, arrays: dict, info: dict) -> None:
+    """Write a model file atomically: the arrays plus `info` (JSON) in one compressed .npz."""
+    from asr.fileio import atomic_write
+
+    info = {**info, "format": FORMAT_VERSION}
+    with atomic_write(path, "wb") as f:
+        np.savez_compressed(f, info=np.array(json.dumps(info, sort_keys=True)), **arrays)
+
+
+# ---------------------------------------------------------------- evaluation
+
+def edit_distance(ref: list[str] | tuple[str, ...], hyp: list[str] | tuple[str, ...]) -> int:
+    """Levenshtein distance between two token sequences (substitutions, insertions, deletions)."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev_diag, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev_diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev_diag + (r != h))
+    return row[-1]
+
+
+def phone_error_rate(refs: list[list[tuple[str, ...]]], hyps: list[tuple[str, ...]]) -> tuple[float, list[tuple[str, ...]]]:
+    """PER in percent: total edits / total reference phones, each word scored against its
+    closest reference variant. Returns the rate and the chosen reference of each word."""
+    errors = length = 0
+    chosen = []
+    for variants, hyp in zip(refs, hyps):
+        best = min(variants, key=lambda v: (edit_distance(v, hyp), variants.index(v)))
+        errors += edit_distance(best, hyp)
+        length += len(best)
+        chosen.append(best)
+    return 100.0 * errors / max(length, 1), chosen
