@@ -237,7 +237,7 @@ def add_lexicon_commands(sub) -> None:
     p.add_argument("--data", nargs="+", default=[], metavar="DIR", help="Kaldi data dirs (their text files)")
     p.add_argument("--text", nargs="+", default=[], metavar="FILE", help="LM text files, one sentence per line")
     p.add_argument("--out", required=True, help="lexicon.txt to write (WORD PH1 PH2 ...)")
-    p.add_argument("--oov-report", metavar="FILE", help="TSV of words guessed by the G2P or skipped")
+    p.add_argument("--oov-report", metavar="FILE", help="TSV of the words not in CMUdict (guessed or skipped)")
     p.add_argument("--keep-stress", action="store_true", help="keep CMUdict's stress digits on vowels")
     p.add_argument("--skip-unpronounceable", action="store_true",
                    help="leave out words with digits or symbols (listed) instead of failing")
@@ -268,7 +268,7 @@ def run_lexicon_build(args) -> int:
         write_oov_report(args.oov_report, report)
     print(f"{args.out}: {report.summary()}")
     if report.guessed:
-        print("guessed by G2P: " + " ".join(report.guessed))
+        print("not in CMUdict, guessed: " + " ".join(report.guessed))
     if report.skipped:
         print("skipped (unpronounceable): " + " ".join(report.skipped))
     return 0
