@@ -34,11 +34,15 @@ fail() {
 VERSION="$(sed -n 's/.*"kenlm==\([0-9.]*\)".*/\1/p' "$REPO/pyproject.toml" | head -n 1)"
 [ -n "$VERSION" ] || { echo "install_kenlm.sh: no kenlm==X pin found in $REPO/pyproject.toml" >&2; exit 1; }
 
-# Boost and compression headers, only the missing ones.
+# Boost and compression headers (and a C++ compiler), only the missing ones; on systems without
+# dpkg the build is tried with whatever is installed.
 missing=""
-for pkg in $APT_PACKAGES; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
-done
+if command -v dpkg-query >/dev/null; then
+    for pkg in $APT_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+    done
+    command -v g++ >/dev/null || command -v c++ >/dev/null || missing="$missing g++"
+fi
 if [ -n "$missing" ]; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
