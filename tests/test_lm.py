@@ -258,3 +258,22 @@ def test_cli_build_and_ppl(an4_train_text, tmp_path, capsys):
     assert "ppl" in capsys.readouterr().out
     assert main(["lm", "ppl", str(tmp_path / "none.arpa"), str(an4_train_text)]) == 1
     assert "no such language model file" in capsys.readouterr().err
+
+
+def test_flashlight_kenlm_loads_and_agrees(an4_train_text, tmp_path):
+    """The search decodes with flashlight-text's KenLM: it must read our ARPA and score like kenlm."""
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary
+
+    arpa = build_lm([an4_train_text], 3, tmp_path / "lm.arpa", tool="builtin")
+    dictionary = Dictionary()
+    for word in sorted(arpa_vocab(arpa)):
+        dictionary.add_entry(word)
+    flashlight_lm, kenlm_model = KenLM(str(arpa), dictionary), kenlm.Model(str(arpa))
+    for sentence in read_sentences([an4_train_text])[:20]:
+        state, total = flashlight_lm.start(False), 0.0
+        for word in sentence:
+            state, score = flashlight_lm.score(state, dictionary.get_index(word))
+            total += score
+        total += flashlight_lm.finish(state)[1]
+        assert total == pytest.approx(kenlm_model.score(" ".join(sentence)), abs=1e-4), sentence
