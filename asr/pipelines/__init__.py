@@ -38,7 +38,10 @@ def read_model_info(model_dir: str | Path) -> dict:
     return info
 
 
-def load(model_dir: str | Path):
-    """The recogniser stored in `model_dir` (see CONTRACTS: Recognizer)."""
+def load(model_dir: str | Path, device: str = "auto", threads: int | None = None):
+    """The recogniser stored in `model_dir`: `.recognize(samples, nbest)`, `.configure(**options)`.
+
+    `device` ("auto", "cpu", "cuda") and `threads` concern the neural pipelines; classic ignores them.
+    """
     info = read_model_info(model_dir)
-    return pipeline_module(info["pipeline"]).load(Path(model_dir))
+    return pipeline_module(info["pipeline"]).load(Path(model_dir), device=device, threads=threads)
