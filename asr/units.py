@@ -114,13 +114,17 @@ class PieceUnits(Units):
         if model_type not in ("unigram", "bpe"):
             raise AsrError(f"sentencepiece model_type must be unigram or bpe, not {model_type!r}")
         buffer = io.BytesIO()
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts), model_writer=buffer, vocab_size=vocab_size,
-            model_type=model_type, character_coverage=1.0,
-            # no sentence markers: CTC needs only pieces; <unk> keeps id 0 as sentencepiece requires
-            bos_id=-1, eos_id=-1, unk_id=0,
-            hard_vocab_limit=False,  # tiny corpora (yesno) cannot fill a larger vocabulary
-            num_threads=1, minloglevel=2)
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(texts), model_writer=buffer, vocab_size=vocab_size,
+                model_type=model_type, character_coverage=1.0,
+                # no sentence markers: CTC needs only pieces; <unk> keeps id 0 as sentencepiece requires
+                bos_id=-1, eos_id=-1, unk_id=0,
+                hard_vocab_limit=False,  # tiny corpora (yesno) cannot fill a larger vocabulary
+                num_threads=1, minloglevel=2)
+        except RuntimeError as e:
+            reason = str(e).strip().splitlines()[-1].split("] ")[-1]
+            raise AsrError(f"sentencepiece training failed (vocab_size {vocab_size}): {reason}") from None
         return cls(buffer.getvalue())
 
     def encode(self, text: str) -> list[int]:

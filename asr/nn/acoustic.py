@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from asr.datadir import DataDir, check_datadir, utterance_seconds
 from asr.errors import AsrError
+from asr.fileio import atomic_write
 from asr.features import FeatureConfig, featurize
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.checkpoint import load_into
@@ -53,8 +55,9 @@ NN_DEFAULTS = {
     "weight_decay": 0.01,
     "warmup_steps": 300,
     "clip_norm": 5.0,
-    "patience": 6,  # epochs without a better dev token error rate before stopping
+    "patience": 6,  # epochs without a better dev token error rate or dev loss before stopping
     "average": 1,  # average the weights of this many best epochs
+    "choose_after": 2,  # after this epoch, pronunciation variants are chosen by the model (hybrid)
     "seed": 0,
     "speed_perturb": True,  # speeds 0.9 / 1.0 / 1.1, one drawn per utterance per epoch
     "spec_augment": True,
@@ -62,6 +65,7 @@ NN_DEFAULTS = {
     "freq_mask_width": 27,  # bins
     "time_masks": 2,
     "time_mask_width": 40,  # 10 ms frames
+    "feature_cache": None,  # feature cache dir shared between systems (default EXP_DIR/feats)
     "dev_fraction": 0.05,  # without a dev dir: this share of training speakers is held out
     "device": "auto",  # auto | cpu | cuda
     "threads": 2,  # torch CPU threads
@@ -82,7 +86,7 @@ def model_config(config: dict, num_outputs: int) -> ModelConfig:
 
 def train_config(config: dict) -> TrainConfig:
     keys = ("epochs", "batch_frames", "optimizer", "lr", "weight_decay", "warmup_steps", "clip_norm",
-            "patience", "average", "seed")
+            "patience", "average", "choose_after", "seed")
     spec = SpecAugmentConfig(enabled=bool(config["spec_augment"]), freq_masks=config["freq_masks"],
                              freq_width=config["freq_mask_width"], time_masks=config["time_masks"],
                              time_width=config["time_mask_width"])
@@ -119,18 +123,23 @@ def split_dev(data: DataDir, fraction: float, seed: int) -> tuple[DataDir, DataD
 
 def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
                          train_targets: dict[str, list[int]], dev_targets: dict[str, list[int]],
-                         num_outputs: int, exp_dir: Path, nj: int = 1) -> tuple[CtcModel, dict]:
-    """Train a CTC model on the targets; writes exp_dir/model.safetensors; returns (model, summary)."""
+                         num_outputs: int, exp_dir: Path, nj: int = 1,
+                         alternatives: dict[str, list[list[int]]] | None = None) -> tuple[CtcModel, dict]:
+    """Train a CTC model on the targets; writes exp_dir/model.safetensors; returns (model, summary).
+
+    `alternatives[utt]`: every allowed target of an utterance (pronunciation variants, first =
+    initial target); the training picks the one the model finds most likely.
+    """
     torch.set_num_threads(max(1, int(config["threads"])))
     features, train_cfg = feature_config(config), train_config(config)
-    cache = exp_dir / "feats"
-    train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj)
-    dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj)
+    cache = Path(config["feature_cache"]) if config["feature_cache"] else exp_dir / "feats"
+    train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj, alternatives)
+    dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj, alternatives)
     log.info("training on %d utterances, validating on %d", len(train_examples), len(dev_examples))
 
     torch.manual_seed(train_cfg.seed)  # the initial weights
     model = CtcModel(model_config(config, num_outputs))
-    fingerprint = _fingerprint(config, train_targets, dev_targets)
+    fingerprint = _fingerprint(config, train_targets, dev_targets, alternatives)
     summary = train_ctc(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
                         device=config["device"], fingerprint=fingerprint)
     from asr.nn.checkpoint import save_weights
@@ -158,6 +167,23 @@ def model_info(config: dict, model: CtcModel, summary: dict) -> dict:
                   "history": summary["history"]},
         "params": summary["params"],
     }
+
+
+def copy_into(exp_dir: Path, src: str | Path, name: str, what: str) -> str:
+    """Copy a file (LM, lexicon) into the model dir; returns its name relative to the dir."""
+    src = Path(src)
+    if not src.is_file():
+        raise AsrError(f"{src}: no such {what} file")
+    target = Path(exp_dir) / f"{name}{''.join(src.suffixes[-1:])}"
+    with atomic_write(target, "wb") as f:
+        f.write(src.read_bytes())
+    return target.name
+
+
+def write_model_info(exp_dir: Path, info: dict) -> None:
+    """model.yaml, written last by train(): its presence means training finished."""
+    with atomic_write(Path(exp_dir) / "model.yaml") as f:
+        yaml.safe_dump(info, f, sort_keys=False)
 
 
 class AcousticModel:
@@ -199,9 +225,10 @@ class AcousticModel:
         return out[0, :int(lengths[0])].float().cpu().numpy()
 
 
-def _fingerprint(config: dict, train_targets: dict, dev_targets: dict) -> str:
+def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternatives: dict | None) -> str:
     """Names the config and data of a training run, so a checkpoint is resumed only by the same run."""
     keep = {k: v for k, v in config.items() if k in NN_DEFAULTS and k not in ("device", "threads")}
-    text = json.dumps([keep, sorted(train_targets.items()), sorted(dev_targets.items())], sort_keys=True,
+    text = json.dumps([keep, sorted(train_targets.items()), sorted(dev_targets.items()),
+                       sorted((alternatives or {}).items())], sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()

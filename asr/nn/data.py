@@ -1,7 +1,7 @@
 """Training examples for CTC: normalised filterbanks (one copy per speed) and target token ids."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ from asr.datadir import DataDir
 from asr.errors import AsrError
 from asr.features import FeatureConfig, compute, load_features, normalise
 from asr.nn.augment import speed_perturb
-from asr.nn.model import SUBSAMPLING
+from asr.nn.model import output_frames
 
 
 @dataclass
@@ -21,12 +21,16 @@ class Example:
     utt: str
     feats: list[np.ndarray]  # (frames, bins) per speed, in the order of the speeds asked for
     targets: list[int]  # token ids, no blank
+    alternatives: list[list[int]] = field(default_factory=list)  # other allowed targets (variants)
 
 
 def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[int]],
                   speeds: tuple[float, ...] = (1.0,), cache_dir: Path | None = None,
-                  nj: int = 1) -> list[Example]:
+                  nj: int = 1, alternatives: dict[str, list[list[int]]] | None = None) -> list[Example]:
     """Examples of every utterance with targets, features at each speed (1.0 from the cache).
+
+    `alternatives[utt]` lists every allowed target sequence (pronunciation variants), the first
+    being the initial target; training picks among them (see asr.nn.train).
 
     Utterances too short for their targets under CTC (fewer output frames than tokens plus the
     blanks needed between repeats) are dropped from training with a count in the log.
@@ -39,8 +43,10 @@ def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[
     examples = []
     for utt in plain:
         feats = [per_speed[s][utt] for s in speeds]
-        if all(ctc_fits(len(f), targets[utt]) for f in feats):
-            examples.append(Example(utt, feats, targets[utt]))
+        choices = [t for t in (alternatives or {}).get(utt, [targets[utt]])
+                   if all(ctc_fits(len(f), t) for f in feats)]
+        if choices:
+            examples.append(Example(utt, feats, choices[0], choices if len(choices) > 1 else []))
     if not examples:
         raise AsrError(f"{data.path}: no utterance long enough for its transcript")
     return examples
@@ -49,7 +55,7 @@ def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[
 def ctc_fits(num_frames: int, targets: list[int]) -> bool:
     """Whether CTC can align `targets` to the model's output frames for `num_frames` inputs."""
     repeats = sum(1 for a, b in zip(targets, targets[1:]) if a == b)
-    return num_frames // SUBSAMPLING - 1 >= len(targets) + repeats
+    return output_frames(num_frames) >= len(targets) + repeats
 
 
 def _perturbed_features(data: DataDir, utts: list[str], config: FeatureConfig,

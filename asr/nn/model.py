@@ -56,6 +56,12 @@ def subsampled_lengths(lengths: torch.Tensor) -> torch.Tensor:
 MIN_INPUT_FRAMES = 7  # the shortest input that leaves one output frame
 
 
+def output_frames(num_frames: int) -> int:
+    """subsampled_lengths for one length (inputs shorter than MIN_INPUT_FRAMES are padded to it)."""
+    n = max(num_frames, MIN_INPUT_FRAMES)
+    return ((n - 3) // 2 + 1 - 3) // 2 + 1
+
+
 class ConvSubsampling(nn.Module):
     def __init__(self, input_dim: int, channels: int, d_model: int):
         super().__init__()
@@ -81,7 +87,8 @@ class CtcModel(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         if config.encoder == "blstm":
             self.encoder = nn.LSTM(config.d_model, config.lstm_hidden, num_layers=config.num_layers,
-                                   bidirectional=True, batch_first=True, dropout=config.dropout)
+                                   bidirectional=True, batch_first=True,
+                                   dropout=config.dropout if config.num_layers > 1 else 0.0)
             width = 2 * config.lstm_hidden
         else:
             from asr.torchaudio_compat import torchaudio

@@ -38,8 +38,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 300  # linear warm-up, then inverse-square-root decay
     clip_norm: float = 5.0  # gradient norm clipping
-    patience: int = 6  # stop after this many epochs without a better dev token error rate
+    patience: int = 6  # stop after this many epochs without a better dev token error rate or loss
     average: int = 1  # final weights = mean of this many best epochs (1: the best epoch)
+    choose_after: int = 2  # from the epoch after this one, each utterance's target is the
+    # alternative (pronunciation variant) the current model scores best
     seed: int = 0
     speeds: tuple = (1.0,)  # speed perturbation factors, one drawn per utterance per epoch
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
@@ -116,6 +118,8 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         epoch, step, history = state["epoch"], state["step"], list(state["history"])
+        for ex, targets in zip(train, state["targets"]):
+            ex.targets = list(targets)
         log.info("resuming after epoch %d (step %d)", epoch, step)
 
     batches = make_batches([len(ex.feats[0]) for ex in train], config.batch_frames)
@@ -130,7 +134,10 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
             speed_index = torch.randint(len(config.speeds), (len(examples),)).tolist()
             feats, lengths = collate([ex.feats[s] for ex, s in zip(examples, speed_index)])
             feats = augment(feats)
-            loss = _ctc_loss(model, feats.to(dev_), lengths.to(dev_), [ex.targets for ex in examples])
+            log_probs, out_lengths = model(feats.to(dev_), lengths.to(dev_))
+            loss = ctc_loss(log_probs, out_lengths, [ex.targets for ex in examples])
+            if epoch > config.choose_after:
+                choose_targets(log_probs.detach(), out_lengths, examples)
             optimizer.zero_grad()
             (loss / len(examples)).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
@@ -150,7 +157,8 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
         save_weights(model.state_dict(), out_dir / epoch_file(epoch))
         save_state({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
-                    "step": step, "history": history}, state_path)
+                    "step": step, "history": history,
+                    "targets": [ex.targets for ex in train]}, state_path)
 
     chosen = best_epochs(history, config.average)
     final = average_weights([out_dir / epoch_file(e) for e in chosen])
@@ -170,10 +178,17 @@ def best_epochs(history: list[dict], count: int) -> list[int]:
 
 
 def _should_stop(history: list[dict], patience: int) -> bool:
+    """Early stopping: `patience` epochs in which neither the dev token error rate nor the dev loss
+    improved. The loss counts because CTC first sits on a plateau emitting only blanks, where the
+    error rate stays at 100% while the loss falls; once the error rate is 0 only it counts."""
     if not history:
         return False
-    best = best_epochs(history, 1)[0]
-    return history[-1]["epoch"] - best >= patience
+    best_ter = min(h["dev_ter"] for h in history)
+    last_improvement = next(h["epoch"] for h in history if h["dev_ter"] == best_ter)
+    if best_ter > 0:
+        best_loss = min(h["dev_loss"] for h in history)
+        last_improvement = max(last_improvement, next(h["epoch"] for h in history if h["dev_loss"] == best_loss))
+    return history[-1]["epoch"] - last_improvement >= patience
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -182,14 +197,30 @@ def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optim
     return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _ctc_loss(model: CtcModel, feats: torch.Tensor, lengths: torch.Tensor,
-              targets: list[list[int]]) -> torch.Tensor:
-    """Summed CTC loss of a batch."""
-    log_probs, out_lengths = model(feats, lengths)
-    flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long, device=feats.device)
-    target_lengths = torch.tensor([len(seq) for seq in targets], dtype=torch.long, device=feats.device)
+def ctc_loss(log_probs: torch.Tensor, out_lengths: torch.Tensor, targets: list[list[int]],
+             reduction: str = "sum") -> torch.Tensor:
+    """CTC loss of a batch of (B, T, V) log-probabilities (summed, or per utterance with "none")."""
+    device = log_probs.device
+    flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long, device=device)
+    target_lengths = torch.tensor([len(seq) for seq in targets], dtype=torch.long, device=device)
     return torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), flat, out_lengths, target_lengths,
-                                        blank=0, reduction="sum", zero_infinity=True)
+                                        blank=0, reduction=reduction, zero_infinity=True)
+
+
+@torch.no_grad()
+def choose_targets(log_probs: torch.Tensor, out_lengths: torch.Tensor, examples: list[Example]) -> None:
+    """Set each example's target to its most likely alternative under the current model.
+
+    This is how a pronunciation variant is picked for training (as Kaldi's alignment picks one
+    per word): the target sequence with the lowest CTC loss on this utterance wins.
+    """
+    for i, ex in enumerate(examples):
+        if not ex.alternatives:
+            continue
+        k = len(ex.alternatives)
+        losses = ctc_loss(log_probs[i:i + 1].expand(k, -1, -1), out_lengths[i:i + 1].expand(k),
+                          ex.alternatives, reduction="none")
+        ex.targets = ex.alternatives[int(losses.argmin())]
 
 
 @torch.no_grad()
@@ -202,9 +233,10 @@ def evaluate(model: CtcModel, examples: list[Example], device: torch.device,
         chunk = [examples[i] for i in batch]
         feats, lengths = collate([ex.feats[0] for ex in chunk])
         feats, lengths = feats.to(device), lengths.to(device)
-        targets = [ex.targets for ex in chunk]
-        total_loss += _ctc_loss(model, feats, lengths, targets).item()
         log_probs, out_lengths = model(feats, lengths)
+        choose_targets(log_probs, out_lengths, chunk)
+        targets = [ex.targets for ex in chunk]
+        total_loss += ctc_loss(log_probs, out_lengths, targets).item()
         best = log_probs.argmax(-1).cpu()
         for row, n, ref in zip(best, out_lengths.tolist(), targets):
             errors += edit_distance(ref, collapse(row[:n].tolist()))

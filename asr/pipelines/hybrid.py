@@ -1,0 +1,122 @@
+"""Hybrid pipeline: 80-bin fbank -> neural encoder -> CTC over phones -> the lexicon + word n-gram
+LM + LexiconSearch that the classic pipeline uses (tokens = phones + blank, spellings = the
+lexicon's pronunciations).
+
+Same acoustic model code as the ctc pipeline (asr.nn); only the units (phones) and the decoding
+(lexicon-constrained search) differ. A word with several pronunciations is trained on the variant
+the model finds most likely as training goes on (asr.nn.train.choose_targets).
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from asr.errors import AsrError
+from asr.lexicon import Lexicon
+from asr.nn.acoustic import (NN_DEFAULTS, copy_into, model_info, read_train_dev, train_acoustic_model,
+                             write_model_info)
+from asr.nn.recognizer import NeuralRecognizer
+from asr.pipelines.config import merge_config
+from asr.search import LexiconSearch, SearchOptions
+from asr.units import PhoneUnits
+
+MAX_ALTERNATIVES = 32  # pronunciation combinations tried per training utterance (beyond: one word varies at a time)
+
+DEFAULTS = {
+    **NN_DEFAULTS,
+    "lexicon": None,  # required: `WORD PH1 PH2 ...` lexicon (asr.lexicon), covering the training words
+    "lm": None,  # required: word n-gram LM (ARPA or KenLM binary)
+    "beam_size": 100,
+    "beam_size_token": None,  # None: try every phone at every frame
+    "beam_threshold": 25.0,
+    "lm_weight": 1.0,  # tuned on dev
+    "word_score": 0.0,  # tuned on dev
+    "sil_score": 0.0,
+    "last_token_loop": True,  # a word's last phone may last several frames (small or smoothed
+    # models are not peaky: with False each extra frame of it became an inserted word on yesno)
+    "lm_weight_grid": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0],  # dev-set grid (never test)
+    "word_score_grid": [-2.0, -1.0, 0.0, 1.0, 2.0],
+}
+DECODING_KEYS = ("beam_size", "beam_size_token", "beam_threshold", "lm_weight", "word_score", "sil_score",
+                 "last_token_loop")
+
+
+def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
+    config = merge_config(DEFAULTS, config, "hybrid config")
+    for key in ("lexicon", "lm"):
+        if not config[key]:
+            raise AsrError(f"hybrid config: `{key}` is required (a file path)")
+    exp_dir = Path(exp_dir)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    lexicon = Lexicon.read(config["lexicon"])
+    train_data, dev_data = read_train_dev(Path(train_dir), Path(dev_dir) if dev_dir else None, config)
+
+    units = PhoneUnits.from_phones(lexicon.phones)
+    alternatives = {}
+    for data in (train_data, dev_data):
+        for utt, text in data.text.items():
+            alternatives[utt] = pronunciations(text, lexicon, units, config["lexicon"])
+    train_targets = {u: alternatives[u][0] for u in train_data.text}
+    dev_targets = {u: alternatives[u][0] for u in dev_data.text}
+    model, summary = train_acoustic_model(config, train_data, dev_data, train_targets, dev_targets,
+                                          len(units), exp_dir, nj, alternatives)
+
+    info = {"pipeline": "hybrid", **model_info(config, model, summary), "units": units.save(exp_dir),
+            "decoding": {k: config[k] for k in DECODING_KEYS}}
+    info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
+    info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
+    recognizer = HybridRecognizer(exp_dir, info, device=config["device"])
+    info["decoding"].update(recognizer.tune(dev_data, config["lm_weight_grid"], config["word_score_grid"]))
+    write_model_info(exp_dir, info)
+
+
+def pronunciations(text: str, lexicon: Lexicon, units: PhoneUnits, lexicon_path) -> list[list[int]]:
+    """Phone-id targets of a transcript, one per pronunciation combination (first variants first).
+
+    Beyond MAX_ALTERNATIVES combinations, only one word at a time departs from its first variant.
+    """
+    words = text.split()
+    missing = sorted({w for w in words if w not in lexicon})
+    if missing:
+        raise AsrError(f"{lexicon_path}: no pronunciation for training word(s) {', '.join(missing[:10])}")
+    variants = [lexicon.prons[w] for w in words]
+    count = 1
+    for v in variants:
+        count *= len(v)
+    if count <= MAX_ALTERNATIVES:
+        combos = list(itertools.product(*variants))
+    else:
+        first = [v[0] for v in variants]
+        combos = [tuple(first)] + [tuple(first[:i] + [alt] + first[i + 1:])
+                                   for i, v in enumerate(variants) for alt in v[1:]]
+    out = []
+    for combo in combos:
+        ids = units.encode_prons(list(combo))
+        if ids not in out:
+            out.append(ids)
+    return out
+
+
+def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> "HybridRecognizer":
+    from asr.pipelines import read_model_info
+
+    return HybridRecognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
+
+
+class HybridRecognizer(NeuralRecognizer):
+    """Phone posteriors searched through the lexicon and the LM (LexiconSearch)."""
+
+    def __init__(self, model_dir: Path, info: dict, device: str = "auto", threads: int | None = None):
+        super().__init__(model_dir, info, device=device, threads=threads)
+        decoding = info.get("decoding") or {}
+        for key in ("lexicon", "lm"):
+            if not decoding.get(key):
+                raise AsrError(f"{Path(model_dir) / 'model.yaml'}: decoding.{key} missing")
+        self.lexicon = Lexicon.read(self.model_dir / decoding["lexicon"])
+        unknown = sorted({p for p in self.lexicon.phones if p not in self.units.index})
+        if unknown:
+            raise AsrError(f"{self.model_dir / decoding['lexicon']}: phones {unknown} are not among the model's units")
+
+    def make_search(self, options: SearchOptions) -> LexiconSearch:
+        return LexiconSearch(self.units.tokens, self.units.tokens[self.units.blank], self.lexicon.spellings(),
+                             self.model_dir / self.options["lm"], options)
