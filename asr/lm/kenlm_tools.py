@@ -15,14 +15,14 @@ from pathlib import Path
 
 from asr.errors import AsrError
 from asr.lm.arpa import Ngrams, read_arpa, write_arpa
-from asr.lm.text import UNK
+from asr.lm.text import BOS, UNK
 
 PROJECT_TOOLS = Path(__file__).resolve().parents[2] / "tools" / "kenlm" / "bin"
 # lmplz sorts in memory up to this much (its default, 80% of RAM, makes it allocate gigabytes
 # and run ten times slower on small corpora); larger corpora spill to temporary files.
 LMPLZ_SORT_MEMORY = "256M"
-# lmplz refuses <unk> in its input; words mapped to <unk> travel under this name and are
-# merged into <unk> afterwards.
+# lmplz refuses <unk> in its input; words mapped to <unk> travel under this name and become
+# <unk> again afterwards (merge_into_unk).
 UNK_STAND_IN = "ASR_UNKNOWN_WORD"
 
 
@@ -72,20 +72,22 @@ def run_lmplz(sentences: list[list[str]], order: int, out_arpa: str | os.PathLik
 
 
 def merge_into_unk(ngrams: Ngrams, stand_in: str) -> Ngrams:
-    """Make the stand-in word and lmplz's zero-count <unk> one word, <unk>, keeping sums at 1.
+    """lmplz's model with the stand-in renamed <unk>, turned into the model our estimator gives.
 
-    p(<unk> | h) becomes p(stand-in | h) + p(lmplz's <unk> | h). lmplz's <unk> only has a unigram,
-    so its probability after h is the unigram's times the backoffs of h's suffixes; adding that to
-    every explicit n-gram ending in the stand-in keeps each distribution normalised.
+    lmplz's vocabulary has one word more than ours: its own zero-count <unk> besides the stand-in
+    (our <unk>). Counts, discounts and gammas are the same; only the unigrams' uniform share
+    differs, 1/U there and 1/(U-1) here (U unigrams without <s> in lmplz's model). That zero-count
+    <unk> holds exactly gamma/U, so giving each of the U-1 remaining words 1/(U-1) of its
+    probability makes every unigram ours; an explicit n-gram (h, w) interpolates its lower order
+    with weight gamma(h) = 10^backoff(h), so it gains that share times the gammas of h's suffixes.
+    The result sums to 1 after every history and matches our estimator to float precision.
     """
-    unk_unigram_log = ngrams[0][(UNK,)][0]
+    unigrams = ngrams[0]
+    share_log = unigrams[(UNK,)][0] - math.log10(len(unigrams) - 2)  # lmplz's <unk>, <s> left out
 
-    def lmplz_unk_log(context: tuple[str, ...]) -> float:
-        total = unk_unigram_log
-        for start in range(len(context)):
-            suffix = context[start:]
-            total += ngrams[len(suffix) - 1].get(suffix, (0.0, 0.0))[1]
-        return total
+    def backoffs_log(context: tuple[str, ...]) -> float:
+        return sum(ngrams[len(context) - start - 1].get(context[start:], (0.0, 0.0))[1]
+                   for start in range(len(context)))
 
     merged: Ngrams = []
     for grams in ngrams:
@@ -93,8 +95,8 @@ def merge_into_unk(ngrams: Ngrams, stand_in: str) -> Ngrams:
         for words, (prob, backoff) in grams.items():
             if words == (UNK,):
                 continue
-            if words[-1] == stand_in:
-                prob = _log10_add(prob, lmplz_unk_log(words[:-1]))
+            if words != (BOS,):  # <s> keeps probability 1
+                prob = min(0.0, _log10_add(prob, share_log + backoffs_log(words[:-1])))
             out[tuple(UNK if w == stand_in else w for w in words)] = (prob, backoff)
         merged.append(out)
     return merged
