@@ -15,3 +15,22 @@ def data_root() -> Path:
     if not DATA.is_dir():
         pytest.skip(f"real corpora not found at {DATA} (expected ../shared/data beside the repo)")
     return DATA
+
+
+def run_recipe(recipe: str, *args: str, timeout: int = 1200):
+    """Run recipes/<recipe>/run.sh with the venv's `asr` first on PATH; return the CompletedProcess."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(["bash", str(REPO / "recipes" / recipe / "run.sh"), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def yesno_exp(data_root, tmp_path_factory) -> Path:
+    """The yesno recipe, run once per session: three trained model dirs and their decodes."""
+    exp = tmp_path_factory.mktemp("yesno") / "exp"
+    result = run_recipe("yesno", "--exp", str(exp), "--nj", "1")
+    assert result.returncode == 0, f"yesno recipe failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return exp

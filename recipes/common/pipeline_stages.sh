@@ -14,12 +14,13 @@ feats=$exp/feats
 pipeline_of() { echo "${1%%-*}"; }  # ctc-bpe -> ctc
 
 train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
-  local system=$1 pipeline sets=()
+  local system=$1 pipeline sets=() lm=$lang/lm.arpa
   pipeline=$(pipeline_of "$system")
+  [ -f "$lang/lm.bin" ] && lm=$lang/lm.bin  # KenLM binary: loads faster, same model
   sets=(--set "feature_cache=$feats")
   case $pipeline in
-    classic|hybrid) sets+=(--set "lexicon=$lang/lexicon.txt" --set "lm=$lang/lm.arpa") ;;
-    ctc) sets+=(--set "lm=$lang/lm.arpa") ;;
+    classic|hybrid) sets+=(--set "lexicon=$lang/lexicon.txt" --set "lm=$lm") ;;
+    ctc) sets+=(--set "lm=$lm") ;;
   esac
   asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" "${sets[@]}"
 }
@@ -41,7 +42,9 @@ dev=$exp/data/dev
 
 if run_stage 2 "pronunciation lexicon"; then
   require "$exp/data/train/text"
-  asr lexicon build --data "$exp/data/train" "$dev" --text $lm_text --out "$lang/lexicon.txt"
+  text_args=()
+  [ -z "$lm_text" ] || text_args=(--text $lm_text)
+  asr lexicon build --data "$exp/data/train" "$dev" "${text_args[@]}" --out "$lang/lexicon.txt"
   stage_done 2
 fi
 
