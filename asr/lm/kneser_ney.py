@@ -16,6 +16,8 @@ The details follow lmplz (Heafield et al. 2013) so that the two produce the same
   `<s>` has probability 1 (log10 0, as lmplz writes it): it is never predicted, only a context.
 - The backoff weight written for an n-gram is its gamma as a context; n-grams that are never a
   context get backoff 1 (log10 0).
+- lmplz's count-of-counts file one n-gram per order under its raw count (lmplz_final_flush):
+  reproduced, so that discounts, and the fallback decision on tiny corpora, are the same.
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ def estimate(sentences: list[list[str]], order: int, progress: bool = True) -> N
         if fell_back:
             fallback_orders.append(n)
             log.info("order %d: count-of-counts give invalid discounts; using fallback %s", n, FALLBACK_DISCOUNTS)
-    ngrams = interpolate(counts, discounts)
+    ngrams = interpolate(counts, discounts, progress)
     return NgramModel(ngrams, discounts, fallback_orders)
 
 
@@ -144,10 +146,11 @@ def modified_kn_discounts(n: list[int]) -> tuple[tuple[float, float, float], boo
     return d, False
 
 
-def interpolate(counts: list[Counter], discounts: list[tuple[float, float, float]]
+def interpolate(counts: list[Counter], discounts: list[tuple[float, float, float]], progress: bool = False
                 ) -> list[dict[tuple[str, ...], tuple[float, float]]]:
     """Interpolated probabilities and backoffs (log10) from Kneser-Ney counts and discounts."""
     order = len(counts)
+    bar = tqdm(total=sum(map(len, counts)), desc="interpolating", unit=" n-grams", disable=not progress, leave=False)
     gammas = [context_gammas(c, d) for c, d in zip(counts, discounts)]
     # Unigrams interpolate with the uniform distribution over every unigram but <s>
     # (<unk> and </s> included), as lmplz does.
@@ -172,6 +175,8 @@ def interpolate(counts: list[Counter], discounts: list[tuple[float, float, float
             out[(BOS,)] = (0.0, out[(BOS,)][1])
         ngrams.append(out)
         lower_probs = probs
+        bar.update(len(out))
+    bar.close()
     return ngrams
 
 
