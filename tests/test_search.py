@@ -116,8 +116,9 @@ def collapse(path: tuple[int, ...], blank: int) -> list[int]:
 
 def brute_force_lexicon_free(scores: np.ndarray, tokens: list[str], blank: int, boundary: str,
                              lm: ArpaLM | None, lm_weight: float, word_score: float,
-                             sil_score: float) -> dict[tuple[str, ...], float]:
-    """Best score of every word sequence over all V^T frame paths (tokens spell words)."""
+                             sil_score: float, unk_score: float) -> dict[tuple[str, ...], float]:
+    """Best score of every word sequence over all V^T frame paths (tokens spell words); with an
+    LM, each word outside its vocabulary also pays unk_score."""
     num_frames, num_tokens = scores.shape
     frame_index = np.arange(num_frames)
     prefix_mode = any(t != boundary and t.startswith(boundary) for t in tokens)
@@ -134,6 +135,8 @@ def brute_force_lexicon_free(scores: np.ndarray, tokens: list[str], blank: int, 
         if not prefix_mode:
             total += sil_score * sum(tokens[t] == boundary for t in path)
         total += (lm.sentence_ln(sequence) if lm else 0.0) * lm_weight + word_score * len(sequence)
+        if lm:
+            total += unk_score * sum(w not in lm.vocab for w in sequence)
         if total > best.get(sequence, -math.inf):
             best[sequence] = total
     return best
@@ -254,9 +257,9 @@ def test_lexicon_free_characters_equal_exhaustive_search(tmp_path, seed):
     tokens = ["<b>", "|", "a", "b"]
     rng = np.random.default_rng(200 + seed)
     scores = log_softmax(rng.normal(size=(6, 4)) * 2.5)
-    options = SearchOptions(lm_weight=0.6, word_score=0.5, sil_score=0.3, nbest=5, **WIDE)
+    options = SearchOptions(lm_weight=0.6, word_score=0.5, sil_score=0.3, unk_score=-1.5, nbest=5, **WIDE)
     search = LexiconFreeSearch(tokens, "<b>", "|", str(lm_path), options)
-    reference = brute_force_lexicon_free(scores, tokens, 0, "|", ArpaLM(lm_text), 0.6, 0.5, 0.3)
+    reference = brute_force_lexicon_free(scores, tokens, 0, "|", ArpaLM(lm_text), 0.6, 0.5, 0.3, -1.5)
     check_against_brute_force(search, scores, reference, 5)
 
 
@@ -268,9 +271,9 @@ def test_lexicon_free_pieces_equal_exhaustive_search(tmp_path, seed):
     tokens = ["<b>", "▁a", "▁b", "a", "b"]
     rng = np.random.default_rng(300 + seed)
     scores = log_softmax(rng.normal(size=(5, 5)) * 2.5)
-    options = SearchOptions(lm_weight=1.3, word_score=-0.2, nbest=5, **WIDE)
+    options = SearchOptions(lm_weight=1.3, word_score=-0.2, unk_score=-0.7, nbest=5, **WIDE)
     search = LexiconFreeSearch(tokens, "<b>", "▁", str(lm_path), options)
-    reference = brute_force_lexicon_free(scores, tokens, 0, "▁", ArpaLM(lm_text), 1.3, -0.2, 0.0)
+    reference = brute_force_lexicon_free(scores, tokens, 0, "▁", ArpaLM(lm_text), 1.3, -0.2, 0.0, -0.7)
     check_against_brute_force(search, scores, reference, 5)
 
 
@@ -307,12 +310,15 @@ def test_greedy_and_beam_agree_on_clear_cases():
     # The lexicon search over phones agrees with the greedy phone string too.
     phones = ["<b>", "W", "AH", "N", "T", "UW"]
     spellings = {"ONE": [["W", "AH", "N"]], "TWO": [["T", "UW"]], "TO": [["T", "UW", "W"]]}
-    path = [0, 1, 1, 2, 0, 3, 0, 0, 4, 5, 5, 0, 1, 2, 3, 0]
-    scores = peaky(path, len(phones))
-    assert greedy_ctc(scores, phones, "<b>") == ["W", "AH", "N", "T", "UW", "W", "AH", "N"]
-    for loop in (False, True):
+    # Without last_token_loop a word's last token lasts one frame, so only there UW is one frame.
+    for loop, uw in ((False, [5]), (True, [5, 5])):
+        path = [0, 1, 1, 2, 0, 3, 0, 0, 4, *uw, 0, 1, 2, 3, 0]
+        scores = peaky(path, len(phones))
+        assert greedy_ctc(scores, phones, "<b>") == ["W", "AH", "N", "T", "UW", "W", "AH", "N"]
         search = LexiconSearch(phones, "<b>", spellings, None, SearchOptions(lm_weight=0.0, last_token_loop=loop))
-        assert search.search(scores, 0.04)[0].text == "ONE TWO ONE"
+        best = search.search(scores, 0.04)[0]
+        assert best.text == "ONE TWO ONE"
+        assert best.score == pytest.approx(float(scores[np.arange(len(path)), path].sum()), abs=1e-4)
 
 
 def test_nbest_is_sorted_distinct_with_monotone_times(tmp_path):

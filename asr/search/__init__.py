@@ -14,10 +14,16 @@ What is searched (a frame path for words w1..wn with token spellings, concatenat
     blank* x1+ blank* x2+ ... blank* xm+ blank*
 with a blank required between equal neighbouring tokens (CTC). Its score is the sum of the
 frame scores of the path + lm_weight * ln P_LM(w1..wn </s> | <s>) + word_score * n
-+ sil_score * (blank frames between words). A word's last token may repeat; because of how that
-repeat is expressed in flashlight's tree, its final token may also come back for a single frame
-after blanks ("x blank x" ends the word like "x x"). Only lexicon words are hypothesised; words
-missing from the LM get KenLM's <unk> probability (about 1e-100 when the ARPA file has no <unk>).
++ sil_score * (blank frames between words). flashlight emits a word on the first frame of its last
+token, so that token lasts one frame; with `SearchOptions.last_token_loop` (default, needed by
+HMMs) each spelling is also entered with its last token doubled, which lets that token repeat
+but also lets "x blank x" end the word: harmless for HMMs (no next word starts with a final-state
+pdf) but for CTC phones it makes "ERASE C" (..S | S IY) tie with "ERASE E" (..S blank S | IY),
+so the hybrid pipeline turns it off. Only lexicon words are hypothesised; words missing from the
+LM get KenLM's <unk> probability (-100 in log10 when the ARPA file has no <unk>). Word times:
+from the first non-blank frame after the previous word to the end of the word's last token.
+Confidence: the mean frame posterior (softmax over tokens per frame; for GMM log-likelihoods a
+flat-prior approximation) of the tokens aligned to the word's non-blank frames.
 
 The HMM as CTC (classic pipeline): tokens are the GMM pdf ids, the blank is the silence pdf, and a
 word's spelling is the sequence of its phones' state pdfs (3 per phone), so:

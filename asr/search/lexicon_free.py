@@ -3,7 +3,9 @@
 flashlight's LexiconFreeDecoder asks its LM to score every token. `WordLM` turns a word n-gram LM
 into such a token LM: it spells words token by token and scores each word (KenLM, natural-log
 weighted, plus the word score) when the next word boundary arrives, and the last word plus </s>
-at the end. Any spelled word is allowed; words the LM does not know get KenLM's <unk> probability.
+at the end. Any spelled word is allowed; words the LM does not know get KenLM's <unk> probability
+plus `unk_score` (a penalty: otherwise an open-vocabulary LM whose <unk> is as likely as a word
+would rather glue several words into one unknown word than pay for each).
 
 Word boundaries: with a boundary token (characters with "|"), the token separates words; with a
 boundary prefix (SentencePiece's "▁"), a piece starting with it begins a new word.
@@ -20,7 +22,7 @@ from flashlight.lib.text.decoder import (LM, CriterionType, LexiconFreeDecoder,
 from asr.errors import AsrError
 from asr.search.frames import check_scores, frame_posteriors, mean_posterior
 from asr.search.hypothesis import Hypothesis, Word
-from asr.search.lexicon_search import token_index
+from asr.search.lexicon_search import kenlm_reason, token_index
 from asr.search.options import LN10, SearchOptions
 
 
@@ -68,12 +70,14 @@ class WordLM(LM):
     child state per (state, token), so each score is computed once per utterance.
     """
 
-    def __init__(self, units: WordUnits, model: kenlm.Model | None, lm_weight: float, word_score: float):
+    def __init__(self, units: WordUnits, model: kenlm.Model | None, lm_weight: float, word_score: float,
+                 unk_score: float):
         LM.__init__(self)
         self.units = units
         self.model = model
         self.weight = lm_weight * LN10  # KenLM scores are log10
         self.word_score = word_score
+        self.unk_score = unk_score
         self.info: dict[LMState, tuple[kenlm.State | None, str, float]] = {}
 
     def _word(self, ken_state, word: str):
@@ -81,7 +85,8 @@ class WordLM(LM):
         if self.model is None:
             return None, self.word_score
         out = kenlm.State()
-        return out, self.weight * self.model.BaseScore(ken_state, word, out) + self.word_score
+        score = self.weight * self.model.BaseScore(ken_state, word, out) + self.word_score
+        return out, score if word in self.model else score + self.unk_score
 
     def start(self, start_with_nothing: bool) -> LMState:
         self.info = {}  # a new utterance: forget the previous one's states
@@ -131,7 +136,7 @@ def load_kenlm(lm_path: str | Path | None) -> kenlm.Model | None:
     try:
         return kenlm.Model(str(path))
     except Exception as err:
-        raise AsrError(f"{path}: cannot load as an ARPA or KenLM binary LM ({str(err).splitlines()[0]})") from err
+        raise AsrError(f"{path}: cannot load as an ARPA or KenLM binary LM ({kenlm_reason(err)})") from err
 
 
 class LexiconFreeSearch:
@@ -144,7 +149,7 @@ class LexiconFreeSearch:
         self.blank_id = token_index(self.tokens, blank)[blank]
         self.units = WordUnits(self.tokens, blank, word_boundary)
         o = self.options
-        self.lm = WordLM(self.units, load_kenlm(lm_path), o.lm_weight, o.word_score)
+        self.lm = WordLM(self.units, load_kenlm(lm_path), o.lm_weight, o.word_score, o.unk_score)
         flashlight_options = LexiconFreeDecoderOptions(
             beam_size=o.beam_size,
             beam_size_token=o.tokens_per_frame(len(self.tokens)),

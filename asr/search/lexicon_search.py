@@ -32,6 +32,12 @@ def token_index(tokens: list[str], blank: str) -> dict[str, int]:
     return index
 
 
+def kenlm_reason(err: Exception) -> str:
+    """KenLM's multi-line error as one line, without its source-file prefix."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines[1:] or lines)[:200]
+
+
 def load_word_lm(lm_path: str | Path | None, word_dict: Dictionary):
     """flashlight's KenLM over `word_dict` (ARPA or KenLM binary), or ZeroLM (no LM) for None."""
     if lm_path is None:
@@ -42,7 +48,7 @@ def load_word_lm(lm_path: str | Path | None, word_dict: Dictionary):
     try:
         return KenLM(str(path), word_dict)
     except Exception as err:  # KenLM reports format errors as RuntimeError with a long message
-        raise AsrError(f"{path}: cannot load as an ARPA or KenLM binary LM ({str(err).splitlines()[0]})") from err
+        raise AsrError(f"{path}: cannot load as an ARPA or KenLM binary LM ({kenlm_reason(err)})") from err
 
 
 class LexiconSearch:

@@ -14,8 +14,11 @@ class SearchOptions:
     """Beam search settings. Every score is a natural log, higher is better.
 
     The defaults suit neural CTC log-probabilities. GMM log-likelihoods spread much wider (tens of
-    nats per frame), so the classic pipeline wants a wider `beam_threshold` (about 200) and a larger
-    `lm_weight` (about 10: the inverse of Kaldi's acoustic scale 0.1); it tunes both on dev.
+    nats per frame), so the classic pipeline wants a wider `beam_threshold` (100-200), every pdf
+    tried per frame (`beam_size_token=None`: the right pdf is often not among a frame's best few
+    dozen, and a path cannot enter a state whose pdf was not tried) and a larger `lm_weight`
+    (about 10: the inverse of Kaldi's acoustic scale 0.1); lm_weight and word_score are tuned on
+    dev. scripts/bench_search.py measures speed and search errors for such settings.
     """
 
     beam_size: int = 100  # hypotheses kept after each frame (max-active)
@@ -25,10 +28,14 @@ class SearchOptions:
     word_score: float = 0.0  # added per word; negative values penalise insertions
     sil_score: float = 0.0  # bonus (>= 0) per silence/blank frame between words (lexicon search) or
     # per word-boundary token frame (lexicon-free search with a boundary token such as "|")
+    unk_score: float = -10.0  # lexicon-free search with an LM: added per word the LM does not know
+    # (on top of KenLM's <unk> probability), so that gluing words into one unknown word does not pay
     nbest: int = 1  # distinct word sequences returned, best first
-    last_token_loop: bool = True  # lexicon search: a word's last token may last several frames (an
-    # HMM state's self-loop; needed by the classic pipeline). False keeps flashlight's CTC behaviour,
-    # where it lasts one frame: better for peaky CTC models (hybrid), see the package docstring.
+    last_token_loop: bool = True  # lexicon search: a word's last token may last several frames, as
+    # an HMM state's self-loop must: keep it on for the classic pipeline. Set it off for CTC models
+    # (hybrid): on, "x blank x" may also end a word, so "ERASE C" (..S | S IY) and "ERASE E"
+    # (..S blank S | IY) score the same; off (flashlight's own CTC rule) the last token lasts one
+    # frame, which suits peaky CTC outputs. See the package docstring.
 
     def __post_init__(self) -> None:
         if self.beam_size < 1 or self.nbest < 1:

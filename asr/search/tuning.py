@@ -7,22 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from tqdm import tqdm
 
 from asr.errors import AsrError
-
-try:  # the scoring module is the toolkit's one WER; the fallback keeps search usable on its own
-    from asr.scoring import wer
-except ImportError:  # pragma: no cover - only before asr.scoring exists
-    def wer(refs: dict[str, str], hyps: dict[str, str]) -> float:
-        errors = total = 0
-        for utt, ref in refs.items():
-            r, h = ref.split(), hyps.get(utt, "").split()
-            row = list(range(len(h) + 1))  # Levenshtein distance over words, one row at a time
-            for i, rw in enumerate(r, 1):
-                prev, row[0] = row[0], i
-                for j, hw in enumerate(h, 1):
-                    prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (rw != hw))
-            errors += row[-1]
-            total += len(r)
-        return 100.0 * errors / max(total, 1)
+from asr.scoring import wer
 
 Grid = Mapping[str, Iterable[float]] | Iterable[tuple[float, float]]
 
