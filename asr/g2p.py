@@ -183,103 +183,125 @@ def train_ngram(sequences: list[list[str]], order: int, min_counts: list[int], u
     decrease with k, so that every kept n-gram's prefix and suffix are kept too). Returns the
     arrays of the model file: vocab, and per order k `ngrams{k}` (k, N) token ids,
     `logprob{k}` and `backoff{k}` (log10, float64).
+
+    N-grams are handled as int64 codes (token ids packed `bits` bits each), so that counting,
+    grouping by history and finding lower-order entries are numpy sorts and searches.
     """
     if len(min_counts) != order or any(a > b for a, b in zip(min_counts, min_counts[1:])):
         raise ValueError("min_counts needs one non-decreasing entry per order")
     vocab = [BOS, EOS] + sorted({t for s in sequences for t in s})
-    tok_id = {t: i for i, t in enumerate(vocab)}
-    bits = max(1, math.ceil(math.log2(len(vocab))))
-    if bits * order > 63:  # codes stay below 2 ** 63 (signed int64)
+    codec = _Codec(bits=max(1, math.ceil(math.log2(len(vocab)))))
+    if codec.bits * order > 63:  # codes stay below 2 ** 63 (signed int64)
         raise ValueError(f"{len(vocab)} tokens x order {order} do not fit a 64-bit n-gram code")
-    seqs = [[0] + [tok_id[t] for t in s] + [1] for s in sequences]
+    tok_id = {t: i for i, t in enumerate(vocab)}
+    raw = _count_ngrams([[0] + [tok_id[t] for t in s] + [1] for s in sequences], order, codec)
+    prob = _interpolated_probs(raw, _adjusted_counts(raw, order, codec), len(vocab) - 1 + unk_share, codec)
+
+    model: dict[str, np.ndarray] = {"vocab": np.array(vocab)}
+    keep = {k: raw[k][1] >= min_counts[k - 1] for k in range(1, order + 1)}
+    keep[1][:] = True  # every graphone stays decodable
+    for k in range(1, order + 1):
+        codes, p = raw[k][0][keep[k]], prob[k][keep[k]]
+        backoff = np.zeros(len(codes))
+        if k < order:
+            histories, bow = _backoff_weights(raw, prob, keep, k + 1, codec)
+            backoff[_lookup(codes, histories)] = bow
+        model[f"ngrams{k}"] = codec.tokens(codes, k)
+        model[f"logprob{k}"] = np.where(p > 0, np.log10(np.maximum(p, 1e-300)), NO_PROB)
+        model[f"backoff{k}"] = backoff
+    return model
+
+
+@dataclass(frozen=True)
+class _Codec:
+    """Packs an n-gram of token ids into one int64, first token in the highest bits."""
+
+    bits: int
+
+    def history(self, codes: np.ndarray) -> np.ndarray:
+        return codes >> self.bits
+
+    def first(self, codes: np.ndarray, k: int) -> np.ndarray:
+        return codes >> (self.bits * (k - 1))
+
+    def suffix(self, codes: np.ndarray, k: int) -> np.ndarray:
+        """The last k - 1 tokens of order-k codes."""
+        return codes & ((1 << (self.bits * (k - 1))) - 1)
+
+    def tokens(self, codes: np.ndarray, k: int) -> np.ndarray:
+        """(k, N) uint16 token ids, column by column: sorted n-grams so stored compress best."""
+        out = np.zeros((k, len(codes)), dtype=np.uint16)
+        for i in range(k):
+            out[i] = (codes >> (self.bits * (k - 1 - i))) & ((1 << self.bits) - 1)
+        return out
+
+
+def _count_ngrams(seqs: list[list[int]], order: int, codec: _Codec) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Order -> (sorted unique n-gram codes, raw counts) over every window of every sequence."""
     flat = np.array([t for s in seqs for t in s], dtype=np.int64)
     lengths = np.array([len(s) for s in seqs])
     pos = np.concatenate([np.arange(n) for n in lengths])
     remaining = np.repeat(lengths, lengths) - pos  # tokens from each position to its sequence end
-
-    def windows(k: int) -> np.ndarray:
+    raw = {}
+    for k in range(1, order + 1):
         starts = np.nonzero(remaining >= k)[0]
         code = np.zeros(len(starts), dtype=np.int64)
         for i in range(k):
-            code = (code << bits) | flat[starts + i]
-        return code
+            code = (code << codec.bits) | flat[starts + i]
+        raw[k] = np.unique(code, return_counts=True)
+    return raw
 
-    raw = {}  # order -> (sorted unique codes, raw counts)
-    for k in range(1, order + 1):
-        raw[k] = np.unique(windows(k), return_counts=True)
 
-    def first_token(codes: np.ndarray, k: int) -> np.ndarray:
-        return codes >> (bits * (k - 1))
-
-    def suffix(codes: np.ndarray, k: int) -> np.ndarray:
-        return codes & ((1 << (bits * (k - 1))) - 1)
-
-    # Kneser-Ney adjusted counts: raw for the top order and for n-grams starting with <s>
-    # (nothing can precede them); otherwise the number of distinct tokens seen before them.
+def _adjusted_counts(raw: dict, order: int, codec: _Codec) -> dict[int, np.ndarray]:
+    """Kneser-Ney counts: raw for the top order and for n-grams starting with <s> (nothing can
+    precede them); otherwise the number of distinct tokens seen before them."""
     adjusted = {}
     for k in range(1, order + 1):
         codes, counts = raw[k]
         if k == order:
             adjusted[k] = counts.astype(np.float64)
             continue
-        left_ext = suffix(raw[k + 1][0], k + 1)
-        ext_codes, ext_counts = np.unique(left_ext, return_counts=True)
-        where = np.searchsorted(ext_codes, codes)
-        where = np.minimum(where, len(ext_codes) - 1)
-        has = ext_codes[where] == codes
-        adj = np.where(has, ext_counts[where], 0).astype(np.float64)
-        starts_bos = first_token(codes, k) == 0
-        adjusted[k] = np.where(starts_bos, counts, adj)
+        ext_codes, ext_counts = np.unique(codec.suffix(raw[k + 1][0], k + 1), return_counts=True)
+        where = np.minimum(np.searchsorted(ext_codes, codes), len(ext_codes) - 1)
+        continuation = np.where(ext_codes[where] == codes, ext_counts[where], 0).astype(np.float64)
+        starts_bos = codec.first(codes, k) == 0
+        adjusted[k] = np.where(starts_bos, counts, continuation)
         assert np.all(adjusted[k][~starts_bos] > 0)  # everything after <s> has a left context
     adjusted[1][raw[1][0] == 0] = 0.0  # <s> is never predicted: no unigram mass
+    return adjusted
 
-    model: dict[str, np.ndarray] = {"vocab": np.array(vocab)}
+
+def _interpolated_probs(raw: dict, adjusted: dict, uniform_size: int, codec: _Codec) -> dict[int, np.ndarray]:
+    """p(w | h) = (c(h w) - D(c)) / c(h .) + gamma(h) p(w | h'), order by order, for every n-gram;
+    gamma(h) = (D1 N1(h .) + D2 N2(h .) + D3+ N3+(h .)) / c(h .), the mass the discounts freed."""
     prob = {}
-    gamma = {}
-    for k in range(1, order + 1):
-        codes = raw[k][0]
-        c = adjusted[k]
-        d = _kn_discounts(c)
-        disc = np.where(c >= 3, d[2], np.where(c >= 2, d[1], np.where(c >= 1, d[0], 0.0)))
-        hist = codes >> bits if k > 1 else np.zeros_like(codes)
-        hist_codes, hist_idx = np.unique(hist, return_inverse=True)
+    for k in sorted(raw):
+        codes, c = raw[k][0], adjusted[k]
+        d1, d2, d3 = _kn_discounts(c)
+        discount = np.where(c >= 3, d3, np.where(c >= 2, d2, np.where(c >= 1, d1, 0.0)))
+        _, hist_idx = np.unique(codec.history(codes) if k > 1 else np.zeros_like(codes), return_inverse=True)
         total = np.bincount(hist_idx, weights=c)
-        mass = np.bincount(hist_idx, weights=disc)  # D1 N1 + D2 N2 + D3 N3+ per history
+        gamma = np.bincount(hist_idx, weights=discount) / total
         if k == 1:
-            lower = np.full(len(codes), 1.0 / (len(vocab) - 1 + unk_share))  # uniform over all but <s>
+            lower = np.full(len(codes), 1.0 / uniform_size)
         else:
-            lower = prob[k - 1][_lookup(raw[k - 1][0], suffix(codes, k))]
-        p = (c - disc) / total[hist_idx] + (mass / total)[hist_idx] * lower
+            lower = prob[k - 1][_lookup(raw[k - 1][0], codec.suffix(codes, k))]
+        p = (c - discount) / total[hist_idx] + gamma[hist_idx] * lower
         if k == 1:
-            p[codes == 0] = 0.0
+            p[codes == 0] = 0.0  # <s>
         prob[k] = p
-        gamma[k] = (hist_codes, mass / total)
+    return prob
 
-    # Count pruning, then backoff weights that make each kept history sum to one again.
-    keep = {k: raw[k][1] >= min_counts[k - 1] for k in range(1, order + 1)}
-    keep[1][:] = True  # every graphone stays decodable
-    for k in range(1, order + 1):
-        codes = raw[k][0][keep[k]]
-        logp = np.where(prob[k][keep[k]] > 0, np.log10(np.maximum(prob[k][keep[k]], 1e-300)), NO_PROB)
-        backoff = np.zeros(len(codes))
-        if k < order:
-            nxt_codes = raw[k + 1][0][keep[k + 1]]
-            nxt_p = prob[k + 1][keep[k + 1]]
-            hist = nxt_codes >> bits
-            lower = prob[k][_lookup(raw[k][0], suffix(nxt_codes, k + 1))]  # p(w | shorter history)
-            hist_codes, hist_idx = np.unique(hist, return_inverse=True)
-            left_high = 1.0 - np.bincount(hist_idx, weights=nxt_p)
-            left_low = 1.0 - np.bincount(hist_idx, weights=lower)
-            bow = np.clip(left_high, 1e-12, None) / np.clip(left_low, 1e-12, None)
-            backoff[_lookup(codes, hist_codes)] = np.log10(bow)
-        # Stored column by column (k, N): sorted n-grams then compress about twice as well.
-        tokens = np.zeros((k, len(codes)), dtype=np.uint16)
-        for i in range(k):
-            tokens[i] = (codes >> (bits * (k - 1 - i))) & ((1 << bits) - 1)
-        model[f"ngrams{k}"] = tokens
-        model[f"logprob{k}"] = logp
-        model[f"backoff{k}"] = backoff
-    return model
+
+def _backoff_weights(raw: dict, prob: dict, keep: dict, k: int, codec: _Codec) -> tuple[np.ndarray, np.ndarray]:
+    """log10 backoff of each history of the kept order-k n-grams, so that its distribution sums
+    to one again after pruning: (1 - sum kept p(w | h)) / (1 - sum kept p(w | h'))."""
+    codes, p = raw[k][0][keep[k]], prob[k][keep[k]]
+    lower = prob[k - 1][_lookup(raw[k - 1][0], codec.suffix(codes, k))]
+    histories, hist_idx = np.unique(codec.history(codes), return_inverse=True)
+    left_high = np.clip(1.0 - np.bincount(hist_idx, weights=p), 1e-12, None)
+    left_low = np.clip(1.0 - np.bincount(hist_idx, weights=lower), 1e-12, None)
+    return histories, np.log10(left_high / left_low)
 
 
 def _kn_discounts(counts: np.ndarray) -> tuple[float, float, float]:
