@@ -275,6 +275,8 @@ def corpus_words(data_dirs: Iterable[str | os.PathLike] = (), text_files: Iterab
     total: dict[str, tuple[int, str]] = {}
     sources = [(Path(d) / "text", True) for d in data_dirs] + [(Path(t), False) for t in text_files]
     for path, has_keys in sources:
+        if has_keys and not path.parent.is_dir():
+            raise AsrError(f"{path.parent}: no such data directory")
         if has_keys and not path.is_file():
             raise AsrError(f"{path.parent}: data dir has no text file")
         for word, (count, where) in text_words(path, has_keys).items():

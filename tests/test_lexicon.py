@@ -223,3 +223,13 @@ def test_strip_stress():
 
 def test_phones_file_lists_the_phone_set():
     assert (SHIPPED / "phones.txt").read_text().split() == list(PHONES) + [SILENCE]
+
+
+def test_cli_build_bad_inputs(tmp_path, capsys):
+    out = str(tmp_path / "lexicon.txt")
+    assert main(["lexicon", "build", "--data", str(tmp_path / "missing"), "--out", out]) == 1
+    assert "missing: no such data directory" in capsys.readouterr().err
+    assert main(["lexicon", "build", "--data", str(tmp_path), "--out", out]) == 1
+    assert "data dir has no text file" in capsys.readouterr().err
+    assert main(["lexicon", "build", "--out", out]) == 1
+    assert "give --data" in capsys.readouterr().err
