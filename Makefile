@@ -16,11 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# KenLM's lmplz/build_binary (optional; our own estimator is used without them)
+# KenLM's lmplz/build_binary into tools/kenlm/bin: optional for users (our own estimator is used
+# without them), built for the tests, which check our estimator against lmplz
 lmplz: install
 	bash scripts/install_kenlm.sh
 
-test: install
+test: install lmplz
 	$(BIN)/python -m pytest -q tests
 
 # The offline demo: synthetic speech, all three pipelines, a results table and an HTML report
