@@ -7,7 +7,7 @@ score matrix is noise with the true token raised above it, so the search has rea
 but a known answer. Prints frames per second, the real-time factor (search CPU seconds / audio
 seconds) and the WER of the recovered words, for:
   classic  - LexiconSearch, tokens = ~400 tied triphone-like pdfs, blank = silence pdf
-  hybrid   - LexiconSearch, tokens = blank + phones (CTC)
+  hybrid   - LexiconSearch, tokens = blank + phones (CTC); hybrid-1: last_token_loop off
   ctc      - LexiconFreeSearch, tokens = blank + "|" + letters, word LM
 Targets: classic RTF < 0.1, CTC (hybrid, ctc) RTF < 0.05.
 
@@ -145,10 +145,12 @@ def main() -> None:
 
         phones = ["<blank>"] + sorted({p for prons in lexicon.prons.values() for pron in prons for p in pron})
         cases = [ctc_case([phones.index(p) for w in r for p in lexicon.prons[w][0]], len(phones), rng) for r in refs]
-        run("hybrid", lambda o: LexiconSearch(phones, "<blank>", lexicon.spellings(), lm, o),
-            SearchOptions(beam_size=50, beam_size_token=10, beam_threshold=25.0, lm_weight=1.0, word_score=3.0),
-            SearchOptions(beam_size=500, beam_threshold=60.0, lm_weight=1.0, word_score=3.0),
-            cases, refs, CTC_FRAME)
+        for loop in (True, False):  # a word's last phone may repeat, or lasts one frame (see SearchOptions)
+            run("hybrid" if loop else "hybrid-1", lambda o: LexiconSearch(phones, "<blank>", lexicon.spellings(), lm, o),
+                SearchOptions(beam_size=50, beam_size_token=10, beam_threshold=25.0, lm_weight=1.0, word_score=3.0,
+                              last_token_loop=loop),
+                SearchOptions(beam_size=500, beam_threshold=60.0, lm_weight=1.0, word_score=3.0, last_token_loop=loop),
+                cases, refs, CTC_FRAME)
 
         chars = ["<blank>", "|"] + sorted({c for w in lexicon.prons for c in w})
         cases = [ctc_case([chars.index(c) for c in "|".join(r)], len(chars), rng) for r in refs]

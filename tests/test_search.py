@@ -391,3 +391,16 @@ def test_tune_lm_weight_picks_the_lowest_dev_wer():
     assert [round(r["wer"], 6) for r in table] == [80.0, 80.0, 20.0, 0.0]
     weight, score, _ = tune_lm_weight(decode, refs, [(1.0, 0.0), (2.0, 0.0)])
     assert (weight, score) == (2.0, 0.0)
+
+
+def test_piece_words_and_boundary_checks():
+    pieces = ["<b>", "▁", "▁the", "▁ca", "t", "s"]
+    path = [2, 0, 3, 4, 4, 0, 1, 5, 0]  # "▁the" "▁ca" "t" "▁" "s": words THE, CAT, S
+    scores = peaky(path, len(pieces))
+    hyp = greedy_hypothesis(scores, pieces, "<b>", "▁", 0.04)
+    assert hyp.text == "the cat s"
+    assert [round(t / 0.04) for w in hyp.words for t in (w.start, w.end)] == [0, 1, 2, 5, 6, 8]
+    beam = LexiconFreeSearch(pieces, "<b>", "▁", None, SearchOptions(lm_weight=0.0)).search(scores, 0.04)[0]
+    assert beam.text == hyp.text
+    with pytest.raises(AsrError, match="boundary"):
+        LexiconFreeSearch(["<b>", "a", "b"], "<b>", "|", None)

@@ -6,7 +6,8 @@ One search serves all three pipelines; only the acoustic scores differ.
   tree of word spellings, the word LM (KenLM) applied at word ends with unigram smearing inside
   words. Hybrid: tokens = phones + CTC blank, spellings = lexicon pronunciations.
 - `LexiconFreeSearch` (ctc): characters ("|" between words) or SentencePiece pieces ("▁" prefix),
-  any spelling allowed, the word LM applied whenever a word is complete.
+  any spelling allowed, the word LM applied whenever a word is complete (unknown spellings pay
+  KenLM's <unk> probability plus `unk_score`).
 - `greedy_ctc` / `greedy_hypothesis`: best token per frame.
 - `tune_lm_weight`: grid search of lm_weight and word_score on a dev set.
 
@@ -18,8 +19,9 @@ frame scores of the path + lm_weight * ln P_LM(w1..wn </s> | <s>) + word_score *
 token, so that token lasts one frame; with `SearchOptions.last_token_loop` (default, needed by
 HMMs) each spelling is also entered with its last token doubled, which lets that token repeat
 but also lets "x blank x" end the word: harmless for HMMs (no next word starts with a final-state
-pdf) but for CTC phones it makes "ERASE C" (..S | S IY) tie with "ERASE E" (..S blank S | IY),
-so the hybrid pipeline turns it off. Only lexicon words are hypothesised; words missing from the
+pdf) but for CTC phones it makes "ERASE C" (..S | S IY) tie with "ERASE E" (..S blank S | IY)
+up to the LM; whether a CTC model does better with it on or off is measured on dev. Exact ties
+(homophones under a flat LM) are broken arbitrarily by flashlight. Only lexicon words are hypothesised; words missing from the
 LM get KenLM's <unk> probability (-100 in log10 when the ARPA file has no <unk>). Word times:
 from the first non-blank frame after the previous word to the end of the word's last token.
 Confidence: the mean frame posterior (softmax over tokens per frame; for GMM log-likelihoods a
