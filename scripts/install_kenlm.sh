@@ -53,11 +53,14 @@ if [ -n "$missing" ]; then
     fi
 fi
 
-# The sdist only: --no-build-isolation keeps pip from building kenlm's build requirements
-# (cmake) from source just to read its metadata.
+# The sdist only (--no-binary kenlm, never :all:, which would compile pip's own cmake from
+# source). pip reads its metadata with the venv's setuptools when there is one, else it fetches
+# kenlm's build requirements as wheels.
 SRC_DIR="$DEST/src"
 rm -rf "$SRC_DIR" && mkdir -p "$SRC_DIR"
-"$PYTHON" -m pip download -q --no-deps --no-binary kenlm --no-build-isolation \
+ISOLATION=""
+"$PYTHON" -c "import setuptools" >/dev/null 2>&1 && ISOLATION="--no-build-isolation"
+"$PYTHON" -m pip download -q --no-deps --no-binary kenlm $ISOLATION \
     "kenlm==$VERSION" -d "$SRC_DIR" >>"$LOG" 2>&1 || fail "pip download kenlm==$VERSION"
 tar -xzf "$SRC_DIR/kenlm-$VERSION.tar.gz" -C "$SRC_DIR" >>"$LOG" 2>&1 || fail "unpacking kenlm-$VERSION.tar.gz"
 TREE="$SRC_DIR/kenlm-$VERSION"
