@@ -367,6 +367,8 @@ def test_bad_lexicon_and_lm_raise_asr_error(tmp_path):
         LexiconFreeSearch(tokens, "<b>", "q", str(garbage))
     with pytest.raises(AsrError, match="shape"):
         LexiconSearch(tokens, "<b>", {"OK": [["p"]]}, None).search(np.zeros((3, 4), np.float32), 0.01)
+    with pytest.raises(AsrError, match="7 words share the spelling p q"):
+        LexiconSearch(tokens, "<b>", {f"W{i}": [["p", "q"]] for i in range(7)}, None)
     with pytest.raises(AsrError, match="sil_score"):
         SearchOptions(sil_score=-1.0)
 

@@ -18,6 +18,7 @@ from asr.search.frames import check_scores, frame_posteriors, mean_posterior
 from asr.search.hypothesis import Hypothesis, Word
 from asr.search.options import LN10, SearchOptions
 
+MAX_HOMOPHONES = 6  # flashlight's Trie keeps at most six words per spelling (kTrieMaxLabel)
 UNK = "<unk>"  # KenLM's unknown word: lexicon words missing from the LM are scored as this
 NO_WORD = -1  # flashlight's label for "no word ends at this frame"
 
@@ -71,6 +72,7 @@ class LexiconSearch:
         self.words = [w for w in spellings if w != UNK]
         self.word_dict = Dictionary(self.words + [UNK])
         self.lm = load_word_lm(lm_path, self.word_dict)
+        self._check_homophones(spellings)
         self.trie = self._build_trie(spellings, index)
         self.decoder = self._build_decoder()
 
@@ -101,6 +103,16 @@ class LexiconSearch:
                 trie.insert(list(ids), label, unigram)
         trie.smear(SmearingMode.MAX)
         return trie
+
+    def _check_homophones(self, spellings: dict[str, list[list[str]]]) -> None:
+        sharing: dict[tuple[str, ...], set[str]] = {}
+        for word in self.words:
+            for spelling in spellings[word]:
+                sharing.setdefault(tuple(spelling), set()).add(word)
+        for spelling, words in sharing.items():
+            if len(words) > MAX_HOMOPHONES:
+                raise AsrError(f"search: {len(words)} words share the spelling {' '.join(spelling)} "
+                               f"({', '.join(sorted(words))}); at most {MAX_HOMOPHONES} can")
 
     def _build_decoder(self) -> LexiconDecoder:
         o = self.options
