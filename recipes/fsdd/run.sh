@@ -18,7 +18,7 @@ force=false      # rerun stages that finished before
 
 corpus=fsdd
 conf=$here/conf
-lm_order=1      # isolated words: a unigram
+lm_order=2      # isolated words: a bigram over <s> WORD </s> (KenLM cannot load unigram-only LMs)
 lm_text=""
 shared=$here/../../../shared/data/fsdd
 [ -n "$data" ] || data=$shared
