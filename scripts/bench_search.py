@@ -94,6 +94,13 @@ def ctc_case(units: list[list[int]], num_tokens: int, rng) -> np.ndarray:
     return (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))).astype(np.float32)
 
 
+def homophone_key(lexicon: Lexicon) -> dict[str, str]:
+    """Word -> the alphabetically first word sharing a pronunciation with it (O and OH are both OW:
+    under AN4's flat unigram LM they tie exactly and flashlight breaks the tie arbitrarily)."""
+    return {w: min(v for v in lexicon.prons if set(lexicon.prons[v]) & set(lexicon.prons[w]))
+            for w in lexicon.prons}
+
+
 def decode_all(search, cases: list[np.ndarray], frame_seconds: float):
     cpu = time.process_time()
     wall = time.perf_counter()
@@ -102,18 +109,22 @@ def decode_all(search, cases: list[np.ndarray], frame_seconds: float):
 
 
 def run(name: str, make_search, options: SearchOptions, wide: SearchOptions, cases: list[np.ndarray],
-        refs: list[list[str]], frame_seconds: float) -> dict:
+        refs: list[list[str]], frame_seconds: float, same: dict[str, str]) -> dict:
     """Time the search with `options`; count search errors against the same search with `wide`
-    (an utterance whose best score is below the wide beam's best)."""
+    (an utterance whose best score is below the wide beam's best). WER counts homophones as equal."""
     hyps, cpu, wall = decode_all(make_search(options), cases, frame_seconds)
     wide_hyps, _, _ = decode_all(make_search(wide), cases, frame_seconds)
     frames = sum(len(c) for c in cases)
     audio = frames * frame_seconds
-    ref_text = {str(i): " ".join(r) for i, r in enumerate(refs)}
+
+    def texts(word_lists):
+        return {str(i): " ".join(same.get(w, w) for w in words) for i, words in enumerate(word_lists)}
+
+    ref_text = texts(refs)
     result = {"name": name, "frames": frames, "audio_s": audio, "cpu_s": cpu, "wall_s": wall,
               "frames_per_s": frames / cpu, "rtf": cpu / audio,
-              "wer": wer(ref_text, {str(i): h.text for i, h in enumerate(hyps)}),
-              "wide_wer": wer(ref_text, {str(i): h.text for i, h in enumerate(wide_hyps)}),
+              "wer": wer(ref_text, texts(h.text.split() for h in hyps)),
+              "wide_wer": wer(ref_text, texts(h.text.split() for h in wide_hyps)),
               "search_errors": sum(h.score < w.score - 1e-3 for h, w in zip(hyps, wide_hyps))}
     print(f"{name:8s} {frames:6d} frames ({audio:6.1f} s audio, {cases[0].shape[1]:3d} tokens): "
           f"{result['frames_per_s']:7.0f} frames/s, RTF {result['rtf']:.4f} (wall {wall / audio:.4f}); "
@@ -131,6 +142,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     lexicon = Lexicon.read(AN4 / "an4.dic")
     refs = an4_transcripts(args.utts)
+    same = homophone_key(lexicon)
     with tempfile.TemporaryDirectory() as tmp:
         lm = str(an4_lm(Path(tmp)))
 
@@ -141,7 +153,7 @@ def main() -> None:
         run("classic", lambda o: LexiconSearch(tokens, "0", spellings, lm, o),
             SearchOptions(beam_size=128, beam_size_token=None, beam_threshold=100.0, lm_weight=10.0),
             SearchOptions(beam_size=1000, beam_size_token=None, beam_threshold=300.0, lm_weight=10.0),
-            cases, refs, HMM_FRAME)
+            cases, refs, HMM_FRAME, same)
 
         phones = ["<blank>"] + sorted({p for prons in lexicon.prons.values() for pron in prons for p in pron})
         cases = [ctc_case([phones.index(p) for w in r for p in lexicon.prons[w][0]], len(phones), rng) for r in refs]
@@ -150,14 +162,14 @@ def main() -> None:
                 SearchOptions(beam_size=50, beam_size_token=10, beam_threshold=25.0, lm_weight=1.0, word_score=3.0,
                               last_token_loop=loop),
                 SearchOptions(beam_size=500, beam_threshold=60.0, lm_weight=1.0, word_score=3.0, last_token_loop=loop),
-                cases, refs, CTC_FRAME)
+                cases, refs, CTC_FRAME, same)
 
         chars = ["<blank>", "|"] + sorted({c for w in lexicon.prons for c in w})
         cases = [ctc_case([chars.index(c) for c in "|".join(r)], len(chars), rng) for r in refs]
         run("ctc", lambda o: LexiconFreeSearch(chars, "<blank>", "|", lm, o),
             SearchOptions(beam_size=50, beam_size_token=10, beam_threshold=25.0, lm_weight=1.0, word_score=3.0),
             SearchOptions(beam_size=500, beam_threshold=60.0, lm_weight=1.0, word_score=3.0),
-            cases, refs, CTC_FRAME)
+            cases, refs, CTC_FRAME, same)
 
 
 if __name__ == "__main__":
