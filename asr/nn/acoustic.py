@@ -21,7 +21,7 @@ from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.features import FeatureConfig, featurize
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
-from asr.nn.checkpoint import load_into
+from asr.nn.checkpoint import load_into, save_weights
 from asr.nn.data import load_examples
 from asr.nn.model import FRAME_SECONDS, CtcModel, ModelConfig, parameter_count
 from asr.nn.train import TrainConfig, resolve_device, train_ctc
@@ -29,6 +29,7 @@ from asr.nn.train import TrainConfig, resolve_device, train_ctc
 log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
+MODEL_FILE = "model.yaml"  # the same name asr.pipelines reads (stages do not import pipelines)
 CHECKPOINT_DIR = "checkpoints"
 
 # Every key both neural pipelines accept, with its default. Flat, so `--set key=value` reaches it.
@@ -130,20 +131,21 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     `alternatives[utt]`: every allowed target of an utterance (pronunciation variants, first =
     initial target); the training picks the one the model finds most likely.
     """
-    torch.set_num_threads(max(1, int(config["threads"])))
+    # Features are many tiny torch ops: extra threads only wait on each other (badly so on a busy
+    # machine), so they are computed on one thread and the network trains on `threads`.
+    torch.set_num_threads(1)
     features, train_cfg = feature_config(config), train_config(config)
     cache = Path(config["feature_cache"]) if config["feature_cache"] else exp_dir / "feats"
     train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj, alternatives)
     dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj, alternatives)
     log.info("training on %d utterances, validating on %d", len(train_examples), len(dev_examples))
+    torch.set_num_threads(max(1, int(config["threads"])))
 
     torch.manual_seed(train_cfg.seed)  # the initial weights
     model = CtcModel(model_config(config, num_outputs))
     fingerprint = _fingerprint(config, train_targets, dev_targets, alternatives)
     summary = train_ctc(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
                         device=config["device"], fingerprint=fingerprint)
-    from asr.nn.checkpoint import save_weights
-
     save_weights(model.state_dict(), exp_dir / WEIGHTS_FILE)
     seconds = utterance_seconds(train_data)
     summary["data"] = {"utts": len(train_examples), "seconds": round(sum(seconds.values()), 2),
@@ -163,6 +165,8 @@ def model_info(config: dict, model: CtcModel, summary: dict) -> dict:
         "weights": WEIGHTS_FILE,
         "frame_seconds": FRAME_SECONDS,
         "train": {**summary["data"], "epochs_run": summary["epochs_run"], "steps": summary["steps"],
+                  "cpu_seconds": round(sum(h.get("cpu_seconds", 0) for h in summary["history"]), 1),
+                  "wall_seconds": round(sum(h.get("wall_seconds", 0) for h in summary["history"]), 1),
                   "averaged_epochs": summary["averaged_epochs"], "config": train_config(config).to_dict(),
                   "history": summary["history"]},
         "params": summary["params"],
@@ -182,7 +186,7 @@ def copy_into(exp_dir: Path, src: str | Path, name: str, what: str) -> str:
 
 def write_model_info(exp_dir: Path, info: dict) -> None:
     """model.yaml, written last by train(): its presence means training finished."""
-    with atomic_write(Path(exp_dir) / "model.yaml") as f:
+    with atomic_write(Path(exp_dir) / MODEL_FILE) as f:
         yaml.safe_dump(info, f, sort_keys=False)
 
 
@@ -196,7 +200,9 @@ class AcousticModel:
             model_cfg = ModelConfig.from_dict(info["model"])
             weights = model_dir / info["weights"]
         except (KeyError, TypeError) as e:
-            raise AsrError(f"{model_dir / 'model.yaml'}: missing or malformed entry {e}") from None
+            raise AsrError(f"{model_dir / MODEL_FILE}: missing or malformed entry {e}") from None
+        except AsrError as e:
+            raise AsrError(f"{model_dir / MODEL_FILE}: {e}") from None
         self.device = resolve_device(device)
         if threads:
             torch.set_num_threads(threads)

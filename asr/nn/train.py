@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
@@ -125,6 +126,7 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
     batches = make_batches([len(ex.feats[0]) for ex in train], config.batch_frames)
     while epoch < config.epochs and not _should_stop(history, config.patience):
         epoch += 1
+        wall_start, cpu_start = time.perf_counter(), time.process_time()
         model.train()
         order = torch.randperm(len(batches)).tolist()
         total_loss, total_utts = 0.0, 0
@@ -152,7 +154,10 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
         dev_loss, dev_ter = evaluate(model, dev, dev_)
         history.append({"epoch": epoch, "step": step, "train_loss": round(total_loss / total_utts, 4),
                         "dev_loss": round(dev_loss, 4), "dev_ter": round(dev_ter, 4),
-                        "lr": scheduler.get_last_lr()[0]})
+                        "lr": scheduler.get_last_lr()[0],
+                        # this process's CPU seconds: on a shared machine a fairer cost than wall time
+                        "cpu_seconds": round(time.process_time() - cpu_start, 1),
+                        "wall_seconds": round(time.perf_counter() - wall_start, 1)})
         log.info("epoch %d: %s", epoch, history[-1])
         save_weights(model.state_dict(), out_dir / epoch_file(epoch))
         save_state({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
