@@ -130,7 +130,7 @@ def summary_row(system: System) -> dict:
         "del": s.get("del"),
         "sub": s.get("sub"),
         "rtf": system.decode.get("rtf"),
-        "train_seconds": train.get("seconds"),
+        "train_seconds": train.get("wall_seconds"),  # wall-clock training time; "seconds" is audio
         "params": model.get("params"),
     }
 

@@ -54,7 +54,7 @@ def report(tmp_path_factory, an4_refs):
     root = tmp_path_factory.mktemp("exp")
     good = make_decode_dir(root, "classic-tri", an4_refs, degrade(an4_refs, 8),
                            model={"pipeline": "classic", "units": "phones", "params": 123456,
-                                  "train": {"utts": 948, "hours": 0.7, "seconds": 2520.0}},
+                                  "train": {"utts": 948, "hours": 0.7, "seconds": 2520.0, "wall_seconds": 600.0}},
                            rtf=0.05)
     bad = make_decode_dir(root, "ctc-bpe", an4_refs, degrade(an4_refs, 2),
                           model={"pipeline": "ctc", "units": {"kind": "bpe", "vocab_size": 100},
@@ -76,7 +76,7 @@ def test_summary_rows(report, an4_refs):
     assert (classic["ins"], classic["del"], classic["sub"]) == (expected.ins, expected.dels, expected.subs)
     assert classic["ci95"][0] < classic["wer"] < classic["ci95"][1]
     assert (classic["pipeline"], classic["units"], classic["params"], classic["rtf"], classic["train_seconds"]) == (
-        "classic", "phones", 123456, 0.05, 2520.0)
+        "classic", "phones", 123456, 0.05, 600.0)
     assert (ctc["pipeline"], ctc["units"], ctc["rtf"]) == ("ctc", "bpe 100", None)
     assert (hybrid["pipeline"], hybrid["units"], hybrid["params"], hybrid["rtf"]) == (None, None, None, None)
     # more degraded utterances, more errors: every 2nd > every 3rd > every 8th
