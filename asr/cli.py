@@ -439,6 +439,24 @@ def run_info(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- align (helper: hmm)
+
+def add_align_commands(sub) -> None:
+    p = sub.add_parser("align", help="forced alignment with a classic model: word and phone CTM")
+    p.add_argument("model_dir", help="a classic (GMM-HMM) model dir")
+    p.add_argument("data_dir", help="data dir with text; every word must be in the model's lexicon")
+    p.add_argument("out_dir", help="writes OUT_DIR/words.ctm and OUT_DIR/phones.ctm")
+    p.set_defaults(func=run_align)
+
+
+def run_align(args) -> int:
+    from asr.pipelines.classic import align_datadir
+
+    counts = align_datadir(args.model_dir, args.data_dir, args.out_dir)
+    print(f"{args.out_dir}: {counts['aligned']} utterances aligned, {counts['failed']} failed")
+    return 0
+
+
 COMMANDS = (
     add_data_commands,
     add_corpus_commands,
@@ -447,6 +465,7 @@ COMMANDS = (
     add_lexicon_commands,
     add_lm_commands,
     add_model_commands,
+    add_align_commands,
 )
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ Prons = list[tuple[str, ...]]
 SILENCE_GAUSSIAN_BOOST = 5.0
 FLAT_START_SILENCE_GAUSSIANS = 8  # silence components fitted on the equal segmentation before aligning
 FLAT_START_EM_ROUNDS = 3  # EM rounds after each silence split in the flat start
+MIXUP_FRACTION = 0.75  # by default Gaussians grow to their target over the first three quarters of the iterations
 
 
 @dataclass
@@ -128,11 +129,12 @@ def choose_variants(model: AcousticModel, data: TrainingSet) -> int:
 
 
 def reestimate(model: AcousticModel, data: TrainingSet, num_iters: int, total_gaussians: int,
-               variance_floor: np.ndarray, variant_iters: tuple[int, ...] = (), desc: str = "train") -> Alignment:
+               variance_floor: np.ndarray, variant_iters: tuple[int, ...] = (), desc: str = "train",
+               mixup_fraction: float = MIXUP_FRACTION) -> Alignment:
     """Viterbi training iterations; Gaussians grow linearly to `total_gaussians` over the first
-    three quarters of the iterations. Returns the alignment by the final model."""
+    `mixup_fraction` of the iterations. Returns the alignment by the final model."""
     start = model.gmm.num_gaussians
-    grow_iters = max(1, (3 * num_iters) // 4)
+    grow_iters = max(1, int(num_iters * mixup_fraction))
     bar = tqdm(range(num_iters), desc=desc, unit="iter", leave=False)
     for it in bar:
         if it in variant_iters:
@@ -193,10 +195,12 @@ def flat_start(data: TrainingSet, phones: list[str], variance_floor: np.ndarray)
 
 
 def train_monophone(data: TrainingSet, phones: list[str], num_iters: int = 25, total_gaussians: int = 1000,
-                    variant_iters: tuple[int, ...] = (3, 10)) -> tuple[AcousticModel, Alignment]:
+                    variant_iters: tuple[int, ...] = (3, 10),
+                    mixup_fraction: float = MIXUP_FRACTION) -> tuple[AcousticModel, Alignment]:
     floor = data.variance_floor()
     model = flat_start(data, phones, floor)
-    ali = reestimate(model, data, num_iters, total_gaussians, floor, variant_iters, desc="monophone")
+    ali = reestimate(model, data, num_iters, total_gaussians, floor, variant_iters, desc="monophone",
+                     mixup_fraction=mixup_fraction)
     return model, ali
 
 
@@ -284,11 +288,13 @@ def _leaves(node) -> list[int]:
 
 def train_triphone(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_leaves: int = 500,
                    total_gaussians: int = 4000, num_iters: int = 20, min_leaf_frames: float = 100.0,
-                   variant_iters: tuple[int, ...] = (5,)) -> tuple[AcousticModel, Alignment]:
+                   variant_iters: tuple[int, ...] = (5,),
+                   mixup_fraction: float = MIXUP_FRACTION) -> tuple[AcousticModel, Alignment]:
     model = build_triphones(mono, data, ali, num_leaves, min_leaf_frames)
     log.info("triphone tree: %d pdfs", model.num_pdfs)
     floor = data.variance_floor()
-    ali = reestimate(model, data, num_iters, total_gaussians, floor, variant_iters, desc="triphone")
+    ali = reestimate(model, data, num_iters, total_gaussians, floor, variant_iters, desc="triphone",
+                     mixup_fraction=mixup_fraction)
     return model, ali
 
 

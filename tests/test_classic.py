@@ -1,0 +1,127 @@
+"""The classic pipeline end to end on the real yesno corpus: train, decode, copy, align, bad files."""
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from asr.errors import AsrError
+
+
+
+@pytest.fixture(scope="module")
+def yesno(data_root, tmp_path_factory):
+    """yesno prepared, its lexicon (CMUdict), a bigram LM from the training transcripts, a model."""
+    from asr.corpora import prepare
+    from asr.datadir import read_datadir
+    from asr.lexicon import build_lexicon
+    from asr.lm import build_lm
+    from asr.pipelines import classic
+
+    root = tmp_path_factory.mktemp("classic_yesno")
+    dirs = prepare("yesno", data_root / "yesno", root / "data")
+    train = read_datadir(dirs["train"])
+    lexicon, _ = build_lexicon(["YES", "NO"])
+    lexicon.write(root / "lexicon.txt")
+    (root / "train_text.txt").write_text("".join(t + "\n" for t in train.text.values()))
+    lm = build_lm([root / "train_text.txt"], 2, root / "lm.arpa", tool="builtin")
+    config = {"lexicon": str(root / "lexicon.txt"), "lm": str(lm), "features": {"sample_rate": 8000},
+              "mono_iters": 25, "mono_gaussians": 100, "triphone": False}
+    classic.train(config, dirs["train"], root / "exp")
+    return {"root": root, "dirs": dirs, "exp": root / "exp", "config": config}
+
+
+def test_model_dir_is_complete(yesno):
+    info = yaml.safe_load((yesno["exp"] / "model.yaml").read_text())
+    assert info["pipeline"] == "classic" and info["sample_rate"] == 8000
+    for name in info["files"].values():
+        assert (yesno["exp"] / name).is_file()
+    assert info["units"]["pdfs"] == 1 + 3 * 5  # silence + 3 states x (EH N OW S Y)
+    assert info["train"]["utts"] == 30 and info["params"] > 0
+
+
+def test_yesno_decodes_the_test_set(yesno):
+    """0 errors, as Kaldi's monophone on its yesno test (0/232). Three test recordings
+    (1_1_0_0_1_0_1_0, 1_1_0_1_1_1_1_0, 1_1_1_1_1_0_0_0) open with a noise burst that, with no silence
+    bonus (sil_score 0), the search takes for an extra NO."""
+    from asr.datadir import read_datadir
+    from asr.pipelines import load
+    from asr.scoring import score
+
+    test = read_datadir(yesno["dirs"]["test"])
+    hyps = load(yesno["exp"]).recognize_datadir(test)
+    result = score(test.text, {u: h[0].text for u, h in hyps.items()})
+    assert result.words == 240
+    assert result.errors == 0
+    for utt, h in hyps.items():
+        times = [(w.start, w.end) for w in h[0].words]
+        assert all(s < e for s, e in times) and all(a[1] <= b[0] + 1e-9 for a, b in zip(times, times[1:]))
+
+
+def test_copied_model_dir_decodes_the_same(yesno, tmp_path):
+    from asr.audio import load_audio
+    from asr.datadir import read_datadir
+    from asr.pipelines import load
+
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(yesno["exp"], copy, ignore=shutil.ignore_patterns("mono"))  # no training checkpoint
+    test = read_datadir(yesno["dirs"]["test"])
+    utt = test.utts[0]
+    samples, rate = load_audio(test.audio_path(utt))
+    original, copied = load(yesno["exp"]), load(copy)
+    assert rate == copied.sample_rate == 8000
+    a, b = original.recognize(samples)[0], copied.recognize(samples)[0]
+    assert a.text == b.text == test.text[utt]
+    assert a.score == pytest.approx(b.score)
+
+
+def test_forced_alignment_ctm(yesno, tmp_path):
+    from asr.cli import main
+    from asr.datadir import read_datadir, utterance_seconds
+
+    assert main(["align", str(yesno["exp"]), str(yesno["dirs"]["test"]), str(tmp_path)]) == 0
+    test = read_datadir(yesno["dirs"]["test"])
+    seconds = utterance_seconds(test)
+    words = {}
+    for line in (tmp_path / "words.ctm").read_text().splitlines():
+        utt, _, start, dur, word, _ = line.split()
+        words.setdefault(utt, []).append((float(start), float(dur), word))
+    phones = {}
+    for line in (tmp_path / "phones.ctm").read_text().splitlines():
+        utt, _, start, dur, phone, _ = line.split()
+        phones.setdefault(utt, []).append((float(start), float(dur), phone))
+    for utt in test.utts:
+        assert [w for _, _, w in words[utt]] == test.text[utt].split()
+        # phone segments tile the utterance: contiguous, from 0 to the last frame
+        segs = phones[utt]
+        assert segs[0][0] == 0.0
+        assert all(abs(a[0] + a[1] - b[0]) < 0.011 for a, b in zip(segs, segs[1:]))
+        assert abs(segs[-1][0] + segs[-1][1] - seconds[utt]) < 0.03
+        assert all(p in {"SIL", "Y", "EH", "S", "N", "OW"} for _, _, p in segs)
+
+
+def test_damaged_model_files_name_the_file(yesno, tmp_path):
+    from asr.pipelines import load
+
+    copy = tmp_path / "model"
+    shutil.copytree(yesno["exp"], copy)
+    gmm = copy / "gmm.npz"
+    gmm.write_bytes(gmm.read_bytes()[:100])
+    with pytest.raises(AsrError, match="gmm.npz"):
+        load(copy)
+    shutil.copy(yesno["exp"] / "gmm.npz", gmm)
+    (copy / "tree.json").write_text("{not json")
+    with pytest.raises(AsrError, match="tree.json"):
+        load(copy)
+
+
+def test_training_word_missing_from_lexicon(yesno, tmp_path):
+    from asr.pipelines import classic
+
+    (tmp_path / "lexicon.txt").write_text("YES Y EH S\n")
+    config = {**yesno["config"], "lexicon": str(tmp_path / "lexicon.txt"), "mono_iters": 1}
+    with pytest.raises(AsrError, match="NO"):
+        classic.train(config, yesno["dirs"]["train"], tmp_path / "exp")
+    with pytest.raises(AsrError, match="unknown key"):
+        classic.train({**yesno["config"], "mono_iter": 3}, yesno["dirs"]["train"], tmp_path / "exp")
+
