@@ -29,8 +29,13 @@ def run_recipe(recipe: str, *args: str, timeout: int = 1200):
 
 @pytest.fixture(scope="session")
 def yesno_exp(data_root, tmp_path_factory) -> Path:
-    """The yesno recipe, run once per session: three trained model dirs and their decodes."""
-    exp = tmp_path_factory.mktemp("yesno") / "exp"
+    """The yesno recipe, run once per session: three trained model dirs and their decodes.
+
+    ASR_TEST_YESNO_EXP=DIR reuses a recipe exp dir from an earlier run (the recipe then only
+    checks that every stage is done), for quick iteration on the tests that use it.
+    """
+    reuse = os.environ.get("ASR_TEST_YESNO_EXP")
+    exp = Path(reuse) if reuse else tmp_path_factory.mktemp("yesno") / "exp"
     result = run_recipe("yesno", "--exp", str(exp), "--nj", "1")
     assert result.returncode == 0, f"yesno recipe failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return exp
