@@ -43,7 +43,8 @@ def test_model_dir_is_self_contained(chars_model):
     for key in ("pipeline", "sample_rate", "features", "units", "decoding", "train", "params", "weights"):
         assert key in info
     assert info["pipeline"] == "ctc" and info["features"]["kind"] == "fbank"
-    assert info["train"]["utts"] == 6 and info["params"] > 0
+    assert info["train"]["utts"] == 6 and info["train"]["data"] == "few" and info["params"] > 0
+    assert not (chars_model / "checkpoints").exists()  # only needed to resume an unfinished training
     assert not any(str(v).startswith("/") for v in (info["weights"], info["units"]["tokens"]))
 
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,8 @@ NN_DEFAULTS = {
     "freq_mask_width": 27,  # bins
     "time_masks": 2,
     "time_mask_width": 40,  # 10 ms frames
-    "feature_cache": None,  # feature cache dir shared between systems (default EXP_DIR/feats)
+    "feature_cache": None,  # feature cache dir shared between systems (default EXP_DIR/checkpoints/feats)
+    "keep_checkpoints": False,  # keep EXP_DIR/checkpoints (per-epoch weights, state.pt) after training
     "dev_fraction": 0.05,  # without a dev dir: this share of training speakers is held out
     "device": "auto",  # auto | cpu | cuda
     "threads": 2,  # torch CPU threads
@@ -135,7 +137,7 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     # machine), so they are computed on one thread and the network trains on `threads`.
     torch.set_num_threads(1)
     features, train_cfg = feature_config(config), train_config(config)
-    cache = Path(config["feature_cache"]) if config["feature_cache"] else exp_dir / "feats"
+    cache = Path(config["feature_cache"]) if config["feature_cache"] else exp_dir / CHECKPOINT_DIR / "feats"
     train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj, alternatives)
     dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj, alternatives)
     log.info("training on %d utterances, validating on %d", len(train_examples), len(dev_examples))
@@ -150,7 +152,7 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     seconds = utterance_seconds(train_data)
     summary["data"] = {"utts": len(train_examples), "seconds": round(sum(seconds.values()), 2),
                        "hours": round(sum(seconds.values()) / 3600, 4),
-                       "dir": Path(train_data.path).name if train_data.path else None,
+                       "data": Path(train_data.path).name if train_data.path else None,
                        "dev_utts": len(dev_examples)}
     summary["params"] = parameter_count(model)
     return model.cpu().eval(), summary
@@ -184,10 +186,13 @@ def copy_into(exp_dir: Path, src: str | Path, name: str, what: str) -> str:
     return target.name
 
 
-def write_model_info(exp_dir: Path, info: dict) -> None:
-    """model.yaml, written last by train(): its presence means training finished."""
+def write_model_info(exp_dir: Path, info: dict, config: dict) -> None:
+    """model.yaml, written last by train(): its presence means training finished. Then the
+    checkpoints (needed only to resume) are removed unless `keep_checkpoints`."""
     with atomic_write(Path(exp_dir) / MODEL_FILE) as f:
         yaml.safe_dump(info, f, sort_keys=False)
+    if not config["keep_checkpoints"]:
+        shutil.rmtree(Path(exp_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 class AcousticModel:

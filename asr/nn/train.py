@@ -94,8 +94,8 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
     """Train `model` in place on `train`, validating on `dev`; returns the training summary.
 
     Checkpoints go to out_dir; an existing state.pt with the same `fingerprint` (a string naming
-    the config, units and data) is resumed. The model ends with the final (best or averaged)
-    weights, also written as out_dir/final.safetensors.
+    the config, units and data) is resumed. The model ends with the final weights: the mean of
+    the `config.average` epochs with the best dev token error rate.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -118,6 +118,8 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        if dev_.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"])  # dropout draws from the GPU's generator
         epoch, step, history = state["epoch"], state["step"], list(state["history"])
         for ex, targets in zip(train, state["targets"]):
             ex.targets = list(targets)
@@ -160,15 +162,16 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
                         "wall_seconds": round(time.perf_counter() - wall_start, 1)})
         log.info("epoch %d: %s", epoch, history[-1])
         save_weights(model.state_dict(), out_dir / epoch_file(epoch))
-        save_state({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
-                    "step": step, "history": history,
-                    "targets": [ex.targets for ex in train]}, state_path)
+        state = {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
+                 "step": step, "history": history, "targets": [ex.targets for ex in train]}
+        if dev_.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state()
+        save_state(state, state_path)
 
     chosen = best_epochs(history, config.average)
     final = average_weights([out_dir / epoch_file(e) for e in chosen])
     model.load_state_dict(final)
-    save_weights(final, out_dir / "final.safetensors")
     return {"epochs_run": epoch, "steps": step, "averaged_epochs": chosen, "history": history}
 
 

@@ -66,7 +66,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         if config["decoder"] == "beam":
             recognizer = CtcRecognizer(exp_dir, info, device=config["device"])
             info["decoding"].update(recognizer.tune(dev_data, config["lm_weight_grid"], config["word_score_grid"]))
-    write_model_info(exp_dir, info)
+    write_model_info(exp_dir, info, config)
 
 
 def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> "CtcRecognizer":

@@ -67,7 +67,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
     recognizer = HybridRecognizer(exp_dir, info, device=config["device"])
     info["decoding"].update(recognizer.tune(dev_data, config["lm_weight_grid"], config["word_score_grid"]))
-    write_model_info(exp_dir, info)
+    write_model_info(exp_dir, info, config)
 
 
 def pronunciations(text: str, lexicon: Lexicon, units: PhoneUnits, lexicon_path) -> list[list[int]]:
