@@ -52,6 +52,16 @@ def load_word_lm(lm_path: str | Path | None, word_dict: Dictionary):
         raise AsrError(f"{path}: cannot load as an ARPA or KenLM binary LM ({kenlm_reason(err)})") from err
 
 
+def ctc_collapse(path: list[int], blank_id: int) -> tuple[int, ...]:
+    """The token sequence a CTC frame path spells: repeats merged, blanks removed."""
+    out, previous = [], blank_id
+    for tok in path:
+        if tok != blank_id and tok != previous:
+            out.append(tok)
+        previous = tok
+    return tuple(out)
+
+
 class LexiconSearch:
     """Beam search over a lexicon prefix tree of token spellings, with a word LM at word ends.
 
@@ -73,6 +83,7 @@ class LexiconSearch:
         self.word_dict = Dictionary(self.words + [UNK])
         self.lm = load_word_lm(lm_path, self.word_dict)
         self._check_homophones(spellings)
+        self.spelling_ids: list[set[tuple[int, ...]]] = [set() for _ in self.words]  # token ids, as spelled
         self.trie = self._build_trie(spellings, index)
         self.decoder = self._build_decoder()
 
@@ -94,6 +105,7 @@ class LexiconSearch:
                     raise AsrError(f"search: word {word!r} is spelled with the blank token {self.blank!r}")
                 ids = tuple(index[t] for t in spelling)
                 variants.add(ids)
+                self.spelling_ids[label].add(ids)
                 if self.options.last_token_loop:
                     # flashlight emits a word on the first frame of its last token and leaves the
                     # word, so that token lasts one frame. The copy with the last token doubled
@@ -144,23 +156,55 @@ class LexiconSearch:
         if num_frames == 0:
             return [Hypothesis([], 0.0)]
         results = self.decoder.decode(scores.ctypes.data, num_frames, len(self.tokens))
-        posteriors = frame_posteriors(scores)
-        hypotheses: list[Hypothesis] = []
-        seen: set[tuple[int, ...]] = set()
-        for result in sorted(results, key=lambda r: -r.score):
+        paths = []
+        for result in results:
             # tokens/words hold one entry per frame plus the start state (index 0) and the end
             # state (index T + 1): frame t is entry t + 1.
             frame_tokens = list(result.tokens)[1:num_frames + 1]
             frame_words = list(result.words)[1:num_frames + 1]
+            correction = self._end_words_properly(frame_tokens, frame_words, scores)
+            paths.append((float(result.score) + correction, frame_tokens, frame_words))
+        posteriors = frame_posteriors(scores)
+        hypotheses: list[Hypothesis] = []
+        seen: set[tuple[int, ...]] = set()
+        for score, frame_tokens, frame_words in sorted(paths, key=lambda p: -p[0]):
             key = tuple(w for w in frame_words if w != NO_WORD)
             if key in seen:
                 continue
             seen.add(key)
-            hypotheses.append(Hypothesis(self._words(frame_tokens, frame_words, posteriors, frame_seconds),
-                                         float(result.score)))
+            hypotheses.append(Hypothesis(self._words(frame_tokens, frame_words, posteriors, frame_seconds), score))
             if len(hypotheses) == self.options.nbest:
                 break
         return hypotheses or [Hypothesis([], float("-inf"))]
+
+    def _end_words_properly(self, frame_tokens: list[int], frame_words: list[int], scores: np.ndarray) -> float:
+        """Rewrite, in place, words that a doubled last-token spelling ended with "x blank+ x" so
+        that they end on the first x run and the last x frame becomes blank; returns the score change.
+
+        Such a path spells the word with one x too many (CTC reads "x blank x" as two x's), and an
+        HMM path cannot leave its last state for silence and come back. Rewritten, the path is a
+        proper one for the same words, so ranking by the changed score prefers, e.g., "ERASE C"
+        (..S | S IY) over "ERASE E" (..S blank S | IY) as the acoustics say.
+        """
+        if not self.options.last_token_loop:
+            return 0.0
+        change = 0.0
+        word_start = 0  # first frame after the previous word
+        for t, label in enumerate(frame_words):
+            if label == NO_WORD:
+                continue
+            token = frame_tokens[t]
+            run_end = t - 1  # the frame before this one that is not blank
+            while run_end >= word_start and frame_tokens[run_end] == self.blank_id:
+                run_end -= 1
+            if (run_end < t - 1 and run_end >= word_start and frame_tokens[run_end] == token
+                    and ctc_collapse(frame_tokens[word_start:t + 1], self.blank_id) not in self.spelling_ids[label]):
+                frame_words[t], frame_words[run_end] = NO_WORD, label
+                frame_tokens[t] = self.blank_id
+                # The frames after the first run are now silence between words: they earn sil_score.
+                change += float(scores[t, self.blank_id] - scores[t, token]) + self.options.sil_score * (t - run_end)
+            word_start = t + 1
+        return change
 
     def _words(self, frame_tokens: list[int], frame_words: list[int], posteriors: np.ndarray,
                frame_seconds: float) -> list[Word]:

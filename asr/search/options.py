@@ -32,11 +32,10 @@ class SearchOptions:
     # (on top of KenLM's <unk> probability), so that gluing words into one unknown word does not pay
     nbest: int = 1  # distinct word sequences returned, best first
     last_token_loop: bool = True  # lexicon search: a word's last token may last several frames, as
-    # an HMM state's self-loop must: keep it on for the classic pipeline. For CTC (hybrid) it is a
-    # trade-off to measure on dev: on, "x blank x" may also end a word, so "ERASE C" (..S | S IY)
-    # ties with "ERASE E" (..S blank S | IY) up to the LM; off (flashlight's own CTC rule) the last
-    # token gets one frame, costly when it spans two (bench_search's synthetic AN4 with last phones
-    # of 1-2 frames: 5.1% WER on, 11.4% off). See the package docstring.
+    # an HMM state's self-loop must: keep it on for the classic pipeline. For CTC (hybrid) it is
+    # measured on dev; off is flashlight's own CTC rule (the last token gets one frame), costly
+    # when it spans two (bench_search's synthetic AN4, last phones of 1-2 frames: 2.5% WER on,
+    # 11.4% off). See the package docstring.
 
     def __post_init__(self) -> None:
         if self.beam_size < 1 or self.nbest < 1:
