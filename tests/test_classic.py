@@ -26,7 +26,7 @@ def yesno(data_root, tmp_path_factory):
     (root / "train_text.txt").write_text("".join(t + "\n" for t in train.text.values()))
     lm = build_lm([root / "train_text.txt"], 2, root / "lm.arpa", tool="builtin")
     config = {"lexicon": str(root / "lexicon.txt"), "lm": str(lm), "features": {"sample_rate": 8000},
-              "mono_iters": 25, "mono_gaussians": 100, "triphone": False}
+              "mono_iters": 25, "mono_gaussians": 100, "triphone": False, "sat": False}
     classic.train(config, dirs["train"], root / "exp")
     return {"root": root, "dirs": dirs, "exp": root / "exp", "config": config}
 
@@ -36,7 +36,7 @@ def test_model_dir_is_complete(yesno):
     assert info["pipeline"] == "classic" and info["sample_rate"] == 8000
     for name in info["files"].values():
         assert (yesno["exp"] / name).is_file()
-    assert info["units"]["pdfs"] == 1 + 3 * 5  # silence + 3 states x (EH N OW S Y)
+    assert info["units"]["size"] == 1 + 3 * 5  # silence + 3 states x (EH N OW S Y)
     assert info["train"]["utts"] == 30 and info["params"] > 0
 
 
@@ -125,3 +125,27 @@ def test_training_word_missing_from_lexicon(yesno, tmp_path):
     with pytest.raises(AsrError, match="unknown key"):
         classic.train({**yesno["config"], "mono_iter": 3}, yesno["dirs"]["train"], tmp_path / "exp")
 
+
+
+def test_speaker_adaptive_model_decodes_in_two_passes(yesno, tmp_path):
+    """SAT on top of the monophones (yesno has one speaker: one fMLLR transform); the monophone
+    checkpoint is reused. Decoding runs the speaker-independent pass, then the adapted one."""
+    from asr.datadir import read_datadir
+    from asr.pipelines import classic, load
+    from asr.scoring import score
+
+    exp = tmp_path / "sat"
+    shutil.copytree(yesno["exp"] / "mono", exp / "mono")
+    classic.train({**yesno["config"], "sat": True, "sat_iters": 2, "sat_transform_every": 1},
+                  yesno["dirs"]["train"], exp)
+    info = yaml.safe_load((exp / "model.yaml").read_text())
+    assert info["files"]["si_gmm"] == "si_gmm.npz" and info["units"]["adaptation"] == "fMLLR (SAT)"
+    recognizer = load(exp)
+    test = read_datadir(yesno["dirs"]["test"])
+    hyps = recognizer.recognize_datadir(test)
+    assert score(test.text, {u: h[0].text for u, h in hyps.items()}).wer <= 2.5
+    from asr.features import load_features
+
+    feats = load_features(test.select(test.utts[:1]), recognizer.features)
+    adapted = recognizer.utterance_scores(feats, {})[test.utts[0]]
+    assert not np.allclose(adapted, recognizer.scores(feats[test.utts[0]]))

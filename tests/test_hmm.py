@@ -216,3 +216,35 @@ def test_model_round_trip_and_damaged_files(mono, tmp_path):
     (tmp_path / "tree.json").write_text('{"phones": [], "roots": 3}')
     with pytest.raises(AsrError, match="tree.json"):
         ContextTree.load(Path(tmp_path / "tree.json"))
+
+
+def test_fmllr_one_dimension_matches_closed_form(yesno):
+    """Under N(0, 1) the best y = a x + b for frames of mean m and deviation s is a = 1/s, b = -m/s."""
+    from asr.hmm import fmllr
+
+    x = yesno.feats[yesno.utts[0]][:, :1].astype(np.float64) * 3.0 + 2.0
+    gmm = DiagGmms(np.zeros((1, 1)), np.ones((1, 1)), np.ones(1), np.array([0, 1]))
+    stats = fmllr.FmllrStats.zeros(1)
+    fmllr.accumulate(stats, gmm, x, np.zeros(len(x), dtype=int))
+    w = fmllr.estimate(stats)
+    assert w[0, 0] == pytest.approx(1 / x.std(), rel=1e-6)
+    assert w[0, 1] == pytest.approx(-x.mean() / x.std(), rel=1e-6)
+
+
+def test_fmllr_whitens_and_raises_the_objective(yesno):
+    """Under a standard normal model the optimum maps the frames to zero mean and unit covariance
+    (any rotation of that is optimal too, so the test checks the moments, not W)."""
+    from asr.hmm import fmllr
+
+    x = np.concatenate([yesno.feats[u][:, :4] for u in yesno.utts[:5]]).astype(np.float64)
+    x = x @ np.array([[1.5, 0.3, 0, 0], [0, 0.7, 0.2, 0], [0.1, 0, 1.2, 0], [0, 0, 0.4, 2.0]]).T + 1.0
+    gmm = DiagGmms(np.zeros((1, 4)), np.ones((1, 4)), np.ones(1), np.array([0, 1]))
+    stats = fmllr.FmllrStats.zeros(4)
+    fmllr.accumulate(stats, gmm, x, np.zeros(len(x), dtype=int))
+    identity = np.hstack([np.eye(4), np.zeros((4, 1))])
+    one_pass = fmllr.estimate(stats, iters=1)
+    w = fmllr.estimate(stats)
+    assert fmllr.objective(identity, stats) < fmllr.objective(one_pass, stats) <= fmllr.objective(w, stats) + 1e-6
+    y = fmllr.apply(w, x).astype(np.float64)
+    np.testing.assert_allclose(y.mean(0), 0, atol=1e-3)
+    np.testing.assert_allclose(np.cov(y.T, bias=True), np.eye(4), atol=1e-3)

@@ -56,13 +56,13 @@ class AcousticModel:
         loop = np.where(seen, (frames - visits) / np.maximum(frames, 1), self.self_loop)
         self.self_loop = np.clip(loop, MIN_SELF_LOOP, MAX_SELF_LOOP)
 
-    def save(self, model_dir: Path) -> dict[str, str]:
+    def save(self, model_dir: Path, gmm_file: str = GMM_FILE) -> dict[str, str]:
         """Write tree and GMM files into model_dir; returns their relative names."""
         self.tree.save(model_dir / TREE_FILE)
-        with atomic_write(model_dir / GMM_FILE, "wb") as f:
+        with atomic_write(model_dir / gmm_file, "wb") as f:
             np.savez(f, means=self.gmm.means, variances=self.gmm.variances, weights=self.gmm.weights,
                      offsets=self.gmm.offsets, self_loop=self.self_loop)
-        return {"tree": TREE_FILE, "gmm": GMM_FILE}
+        return {"tree": TREE_FILE, "gmm": gmm_file}
 
     @classmethod
     def load(cls, model_dir: Path, tree_file: str = TREE_FILE, gmm_file: str = GMM_FILE) -> "AcousticModel":

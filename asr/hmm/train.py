@@ -300,3 +300,51 @@ def train_triphone(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_l
 
 __all__ = ["TrainingSet", "Alignment", "align", "choose_variants", "reestimate", "flat_start",
            "train_monophone", "build_triphones", "train_triphone", "SILENCE"]
+
+
+# ---------------------------------------------------------------------------- speaker-adaptive training
+
+def speaker_transforms(model: AcousticModel, data: TrainingSet, ali: Alignment, utt2spk: dict[str, str],
+                       current: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """An fMLLR transform per speaker from an alignment (frames of data.feats, raw features);
+    Gaussian posteriors use the features as transformed by `current` where given."""
+    from asr.hmm import fmllr
+
+    stats: dict[str, fmllr.FmllrStats] = {}
+    for utt in tqdm(ali.states, desc="fMLLR statistics", unit="utt", leave=False):
+        spk = utt2spk.get(utt, utt)
+        if spk not in stats:
+            stats[spk] = fmllr.FmllrStats.zeros(model.gmm.dim)
+        start = current.get(spk) if current else None
+        fmllr.accumulate(stats[spk], model.gmm, data.feats[utt], ali.pdfs(utt), start)
+    return {spk: fmllr.estimate(s, start=current.get(spk) if current else None) for spk, s in stats.items()}
+
+
+def transformed(data: TrainingSet, transforms: dict[str, np.ndarray], utt2spk: dict[str, str]) -> TrainingSet:
+    """The same utterances with each speaker's features passed through its transform."""
+    from asr.hmm import fmllr
+
+    feats = {}
+    for utt, x in data.feats.items():
+        w = transforms.get(utt2spk.get(utt, utt))
+        feats[utt] = x if w is None else fmllr.apply(w, x)
+    return TrainingSet(feats, data.variants, data.choice)
+
+
+def train_sat(si_model: AcousticModel, data: TrainingSet, ali: Alignment, utt2spk: dict[str, str],
+              num_iters: int = 12, transform_every: int = 4) -> tuple[AcousticModel, dict[str, np.ndarray]]:
+    """Speaker-adaptive training: the speaker-independent model's GMMs re-estimated on fMLLR-
+    transformed features (same tree), the transforms re-estimated every `transform_every`
+    iterations with the model being trained."""
+    model = AcousticModel(si_model.tree, DiagGmms(si_model.gmm.means.copy(), si_model.gmm.variances.copy(),
+                                                  si_model.gmm.weights.copy(), si_model.gmm.offsets.copy()),
+                          si_model.self_loop.copy())
+    transforms = speaker_transforms(si_model, data, ali, utt2spk)
+    done = 0
+    while done < num_iters:
+        block = min(transform_every, num_iters - done)
+        sat_data = transformed(data, transforms, utt2spk)
+        ali = reestimate(model, sat_data, block, model.gmm.num_gaussians, sat_data.variance_floor(), desc="sat")
+        transforms = speaker_transforms(model, data, ali, utt2spk, transforms)
+        done += block
+    return model, transforms

@@ -45,6 +45,9 @@ DEFAULTS: dict = {
     # three quarters; growing at once measured better here (AN4 mono test 10.3% vs 11.0% WER; on
     # yesno it keeps a training file's noise burst in silence rather than in the word NO).
     "mixup_fraction": 0.04,
+    "sat": True,  # speaker-adaptive training with fMLLR on top of the last stage (two-pass decoding)
+    "sat_iters": 12,  # Viterbi iterations of speaker-adaptive training
+    "sat_transform_every": 4,  # the speakers' transforms are re-estimated every this many iterations
     "beam_size": 200,  # search: hypotheses kept per frame
     "beam_threshold": 300.0,  # search: natural-log distance from the best hypothesis (GMM scores spread wide)
     "lm_weight": 10.0,  # used when there is no dev set to tune on (about Kaldi's 1 / acoustic scale 0.1)
@@ -60,6 +63,7 @@ DEFAULTS: dict = {
 SEARCH_KEYS = ("beam_size", "beam_size_token", "beam_threshold", "lm_weight", "word_score", "sil_score")
 MONO_DIR = "mono"  # checkpoint of the monophone stage inside the experiment dir
 LEXICON_FILE = "lexicon.txt"
+SI_GMM_FILE = "si_gmm.npz"  # the speaker-independent GMMs of a SAT model: first decoding pass
 
 
 # ---------------------------------------------------------------------------- training
@@ -68,7 +72,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     from asr.datadir import check_datadir
     from asr.features import FeatureConfig, load_features
     from asr.hmm.model import AcousticModel
-    from asr.hmm.train import TrainingSet, align, choose_variants, train_monophone, train_triphone
+    from asr.hmm.train import TrainingSet, align, choose_variants, train_monophone, train_sat, train_triphone
     from asr.lexicon import Lexicon
 
     cfg = merge_config(DEFAULTS, config, "classic config")
@@ -106,11 +110,18 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         mono.save(mono_dir)
         with atomic_write(stamp_file) as f:
             f.write(stamp)
-    model = mono
+    model, ali = mono, mono_ali
     if cfg["triphone"]:
-        model, _ = train_triphone(mono, train_set, mono_ali, cfg["tri_leaves"], cfg["tri_gaussians"],
-                                  cfg["tri_iters"], cfg["tri_min_leaf_frames"], mixup_fraction=cfg["mixup_fraction"])
+        model, ali = train_triphone(mono, train_set, mono_ali, cfg["tri_leaves"], cfg["tri_gaussians"],
+                                    cfg["tri_iters"], cfg["tri_min_leaf_frames"], mixup_fraction=cfg["mixup_fraction"])
+    if cfg["sat"]:
+        if ali is None:
+            ali = align(model, train_set)
+        si_model = model
+        model, _ = train_sat(si_model, train_set, ali, data.utt2spk, cfg["sat_iters"], cfg["sat_transform_every"])
     files = model.save(exp_dir)
+    if cfg["sat"]:
+        files["si_gmm"] = si_model.save(exp_dir, SI_GMM_FILE)["gmm"]
     lexicon.write(exp_dir / LEXICON_FILE)
     files["lexicon"] = LEXICON_FILE
     if lm_path is not None:
@@ -123,13 +134,14 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         "pipeline": "classic",
         "sample_rate": features.sample_rate,
         "features": features.to_dict(),
-        "units": {"kind": "hmm-pdfs", "pdfs": model.num_pdfs, "silence_pdf": 0,
-                  "phones": model.tree.phones, "context": "word-internal triphone" if cfg["triphone"] else "monophone"},
+        "units": {"kind": "hmm-pdfs", "size": model.num_pdfs, "silence_pdf": 0,
+                  "phones": model.tree.phones, "context": "word-internal triphone" if cfg["triphone"] else "monophone",
+                  "adaptation": "fMLLR (SAT)" if cfg["sat"] else "none"},
         "files": files,
         "decoding": {k: cfg[k] for k in ("beam_size", "beam_threshold", "lm_weight", "word_score", "sil_score")},
         "train": {"utts": len(train_set.utts), "seconds": round(frames * features.frame_shift, 2),
                   "hours": round(frames * features.frame_shift / 3600, 4), "data": Path(train_dir).name,
-                  "gaussians": model.gmm.num_gaussians, "train_seconds": round(train_seconds, 1)},
+                  "gaussians": model.gmm.num_gaussians, "wall_seconds": round(train_seconds, 1)},
         "params": model.num_params,
         "config": {k: v for k, v in cfg.items() if k not in ("lexicon", "lm", "feature_cache")},
     }
@@ -167,6 +179,7 @@ class ClassicRecognizer:
             raise AsrError(f"{self.model_dir / MODEL_FILE}: missing 'files', 'features' or 'decoding'") from None
         self.sample_rate = self.features.sample_rate
         self.model = AcousticModel.load(self.model_dir, files["tree"], files["gmm"])
+        self.si_model = AcousticModel.load(self.model_dir, files["tree"], files["si_gmm"]) if files.get("si_gmm") else None
         self.lexicon = Lexicon.read(self.model_dir / files["lexicon"])
         self.lm_path = self.model_dir / files["lm"] if files.get("lm") else None
         if self.lm_path is not None and not self.lm_path.is_file():
@@ -198,20 +211,55 @@ class ClassicRecognizer:
         """(frames, pdfs) GMM log-likelihoods: the search's score matrix."""
         return self.model.gmm.loglik(feats)
 
+    def utterance_scores(self, feats: dict[str, np.ndarray], utt2spk: dict[str, str]) -> dict[str, np.ndarray]:
+        """Score matrices of utterances. With a speaker-adaptive model, two passes: the speaker-
+        independent model decodes, its hypotheses are aligned, an fMLLR transform per speaker
+        (an utterance is its own speaker when utt2spk lacks it) is estimated with the adapted model,
+        which then scores the transformed features."""
+        if self.si_model is None:
+            return {u: self.scores(x) for u, x in feats.items()}
+        from asr.hmm import fmllr
+
+        search = self.search()
+        shift = self.features.frame_shift
+        first = {u: search.search(self.si_model.gmm.loglik(x), shift)[0].text
+                 for u, x in tqdm(feats.items(), desc="first pass", unit="utt", leave=False)}
+        transforms = self._speaker_transforms(feats, first, utt2spk)
+        out = {}
+        for u, x in feats.items():
+            w = transforms.get(utt2spk.get(u, u))
+            out[u] = self.scores(x if w is None else fmllr.apply(w, x))
+        return out
+
+    def _speaker_transforms(self, feats, texts, utt2spk) -> dict[str, np.ndarray]:
+        from asr.hmm.train import TrainingSet, align, choose_variants, speaker_transforms
+
+        texts = {u: t for u, t in texts.items() if t}
+        if not texts:
+            return {}
+        data = TrainingSet.build({u: feats[u] for u in texts}, texts, self.lexicon.prons)
+        choose_variants(self.si_model, data)
+        try:
+            ali = align(self.si_model, data)
+        except AsrError:  # no first-pass hypothesis could be aligned: decode unadapted
+            return {}
+        return speaker_transforms(self.model, data, ali, utt2spk)
+
     def recognize(self, samples: np.ndarray, nbest: int = 1):
         from asr.features import featurize
 
         feats = featurize(np.asarray(samples, dtype=np.float32), self.sample_rate, self.features)
-        return self.search(nbest).search(self.scores(feats), self.features.frame_shift)
+        scores = self.utterance_scores({"utterance": feats}, {})["utterance"]
+        return self.search(nbest).search(scores, self.features.frame_shift)
 
     def recognize_datadir(self, data, nbest: int = 1) -> dict:
-        """Every utterance of a data dir, with speaker-level CMVN when the features ask for it."""
+        """Every utterance of a data dir, with speaker-level CMVN and adaptation where configured."""
         from asr.features import load_features
 
-        feats = load_features(data, self.features)
+        scores = self.utterance_scores(load_features(data, self.features), data.utt2spk)
         search = self.search(nbest)
-        return {utt: search.search(self.scores(x), self.features.frame_shift)
-                for utt, x in tqdm(feats.items(), desc="decode", unit="utt")}
+        return {utt: search.search(s, self.features.frame_shift)
+                for utt, s in tqdm(scores.items(), desc="decode", unit="utt")}
 
     def tune(self, dev_data, lm_weights: list[float], word_scores: list[float],
              sil_scores: list[float] = ()) -> dict:
@@ -221,7 +269,8 @@ class ClassicRecognizer:
         from asr.scoring import wer
         from asr.search import tune_lm_weight
 
-        scores = {utt: self.scores(x) for utt, x in load_features(dev_data, self.features).items()}
+        # adaptation (if any) from a first pass at the current settings; then the grid on its scores
+        scores = self.utterance_scores(load_features(dev_data, self.features), dev_data.utt2spk)
 
         def decode(lm_weight: float, word_score: float) -> dict[str, str]:
             self.configure(lm_weight=lm_weight, word_score=word_score)
