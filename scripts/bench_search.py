@@ -158,7 +158,8 @@ def main() -> None:
         phones = ["<blank>"] + sorted({p for prons in lexicon.prons.values() for pron in prons for p in pron})
         cases = [ctc_case([phones.index(p) for w in r for p in lexicon.prons[w][0]], len(phones), rng) for r in refs]
         for loop in (True, False):  # a word's last phone may repeat, or lasts one frame (see SearchOptions)
-            run("hybrid" if loop else "hybrid-1", lambda o: LexiconSearch(phones, "<blank>", lexicon.spellings(), lm, o),
+            run("hybrid" if loop else "hybrid-1",
+                lambda o: LexiconSearch(phones, "<blank>", lexicon.spellings(), lm, o),
                 SearchOptions(beam_size=50, beam_size_token=10, beam_threshold=25.0, lm_weight=1.0, word_score=3.0,
                               last_token_loop=loop),
                 SearchOptions(beam_size=500, beam_threshold=60.0, lm_weight=1.0, word_score=3.0, last_token_loop=loop),

@@ -6,6 +6,11 @@ import itertools
 import math
 
 import numpy as np
+import pytest
+
+from asr.errors import AsrError
+from asr.search import (LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_ctc, greedy_hypothesis,
+                        tune_lm_weight)
 
 LN10 = math.log(10.0)
 
@@ -138,11 +143,6 @@ def brute_force_lexicon_free(scores: np.ndarray, tokens: list[str], blank: int, 
 # ---------------------------------------------------------------------------------------------
 # The tests
 
-import pytest  # noqa: E402
-
-from asr.errors import AsrError  # noqa: E402
-from asr.search import (Hypothesis, LexiconFreeSearch, LexiconSearch, SearchOptions,  # noqa: E402
-                        greedy_ctc, greedy_hypothesis, tune_lm_weight)
 
 # A bigram LM over A, B, C; D is in the lexicon but not in the LM, so it is scored as <unk>.
 TINY_ARPA = """
