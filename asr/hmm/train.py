@@ -18,7 +18,7 @@ from asr.errors import AsrError
 from asr.hmm.align import UttGraph, equal_alignment, utterance_graph
 from asr.hmm.gmm import VARIANCE_FLOOR_FRACTION, DiagGmms
 from asr.hmm.model import INITIAL_SELF_LOOP, AcousticModel
-from asr.hmm.tree import NUM_STATES, SILENCE, SILENCE_PDF, ContextStats, ContextTree, grow_trees, phone_questions
+from asr.hmm.tree import NUM_STATES, SILENCE_PDF, ContextStats, ContextTree, grow_trees, phone_questions
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +298,6 @@ def train_triphone(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_l
     return model, ali
 
 
-__all__ = ["TrainingSet", "Alignment", "align", "choose_variants", "reestimate", "flat_start",
-           "train_monophone", "build_triphones", "train_triphone", "SILENCE"]
 
 
 # ---------------------------------------------------------------------------- speaker-adaptive training
