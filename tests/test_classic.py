@@ -127,7 +127,7 @@ def test_training_word_missing_from_lexicon(yesno, tmp_path):
 
 
 
-def test_speaker_adaptive_model_decodes_in_two_passes(yesno, tmp_path):
+def test_speaker_adaptive_model_decodes_in_two_passes(yesno, tmp_path, caplog):
     """SAT on top of the monophones (yesno has one speaker: one fMLLR transform); the monophone
     checkpoint is reused. Decoding runs the speaker-independent pass, then the adapted one."""
     from asr.datadir import read_datadir
@@ -136,14 +136,20 @@ def test_speaker_adaptive_model_decodes_in_two_passes(yesno, tmp_path):
 
     exp = tmp_path / "sat"
     shutil.copytree(yesno["exp"] / "mono", exp / "mono")
-    classic.train({**yesno["config"], "sat": True, "sat_iters": 2, "sat_transform_every": 1},
-                  yesno["dirs"]["train"], exp)
+    with caplog.at_level("INFO", logger="asr.pipelines.classic"):
+        classic.train({**yesno["config"], "sat": True, "sat_iters": 2, "sat_transform_every": 1},
+                      yesno["dirs"]["train"], exp)
+    assert "resuming: mono stage" in caplog.text
     info = yaml.safe_load((exp / "model.yaml").read_text())
     assert info["files"]["si_gmm"] == "si_gmm.npz" and info["units"]["adaptation"] == "fMLLR (SAT)"
     recognizer = load(exp)
     test = read_datadir(yesno["dirs"]["test"])
     hyps = recognizer.recognize_datadir(test)
     assert score(test.text, {u: h[0].text for u, h in hyps.items()}).wer <= 2.5
+    from asr.audio import load_audio
+
+    samples, _ = load_audio(test.audio_path(test.utts[1]))  # a lone file: adapted to itself
+    assert recognizer.recognize(samples)[0].text == test.text[test.utts[1]]
     from asr.features import load_features
 
     feats = load_features(test.select(test.utts[:1]), recognizer.features)

@@ -1,14 +1,18 @@
 """The classic pipeline: MFCC + deltas (CMVN) -> GMM-HMM phone models -> lexicon + n-gram LM search.
 
-Training: flat-start monophones, then (optionally) triphones tied by per-state-position decision
-trees with word-internal context, both Viterbi-trained with mixing up (asr.hmm). Decoding: the GMM
-log-likelihood of every frame under every pdf is the score matrix for asr.search.LexiconSearch,
-with tokens = pdf ids, blank = the silence pdf, and each word spelled as the pdfs of its phones'
-states. What the search does not model (documented, measured in the README): HMM transition
-probabilities (every state may repeat freely, as CTC tokens do), silence between the states of a
-word (the blank may appear anywhere), and cross-word triphone context.
+Training (asr.hmm): flat-start monophones, then triphones tied by per-state-position decision
+trees with word-internal context, then speaker-adaptive training with one fMLLR transform per
+speaker; every stage Viterbi-trained with mixing up. Decoding: the GMM log-likelihood of every
+frame under every pdf is the score matrix for asr.search.LexiconSearch, with tokens = pdf ids,
+blank = the silence pdf, and each word spelled as the pdfs of its phones' states. A SAT model
+decodes twice: the speaker-independent GMMs first, then, after an fMLLR transform per speaker
+(per utterance for a lone file) estimated from the first pass's alignment, the adapted GMMs.
+What the search does not model (documented choices): HMM transition probabilities (every state may
+repeat freely, as CTC tokens do; training alignments do use them), silence between the states of
+a word (the blank may appear anywhere), and cross-word triphone context.
 
-Model directory: model.yaml (written last), tree.json, gmm.npz, lexicon.txt, the LM file.
+Model directory: model.yaml (written last), tree.json, gmm.npz (+ si_gmm.npz for SAT),
+lexicon.txt and the LM file; mono/ and tri/ are training checkpoints (not needed to decode).
 """
 from __future__ import annotations
 
@@ -62,6 +66,8 @@ DEFAULTS: dict = {
 }
 SEARCH_KEYS = ("beam_size", "beam_size_token", "beam_threshold", "lm_weight", "word_score", "sil_score")
 MONO_DIR = "mono"  # checkpoint of the monophone stage inside the experiment dir
+TRI_DIR = "tri"  # checkpoint of the triphone stage
+STAMP_FILE = "done"  # in a checkpoint dir: the settings it was made with (JSON); written last
 LEXICON_FILE = "lexicon.txt"
 SI_GMM_FILE = "si_gmm.npz"  # the speaker-independent GMMs of a SAT model: first decoding pass
 
@@ -71,8 +77,7 @@ SI_GMM_FILE = "si_gmm.npz"  # the speaker-independent GMMs of a SAT model: first
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
     from asr.datadir import check_datadir
     from asr.features import FeatureConfig, load_features
-    from asr.hmm.model import AcousticModel
-    from asr.hmm.train import TrainingSet, align, choose_variants, train_monophone, train_sat, train_triphone
+    from asr.hmm.train import TrainingSet, train_monophone, train_sat, train_triphone
     from asr.lexicon import Lexicon
 
     cfg = merge_config(DEFAULTS, config, "classic config")
@@ -92,31 +97,19 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     feats = load_features(data, features, cache, nj)
     train_set = TrainingSet.build(feats, data.text, lexicon.prons)
 
-    # The monophone checkpoint is reused only when made from the same settings, data and lexicon.
-    mono_dir = exp_dir / MONO_DIR
-    stamp = json.dumps({"mono_iters": cfg["mono_iters"], "mono_gaussians": cfg["mono_gaussians"],
-                        "mixup_fraction": cfg["mixup_fraction"],
-                        "features": features.to_dict(), "utts": train_set.utts,
-                        "lexicon": sorted((w, list(map(list, p))) for w, p in lexicon.prons.items())}, sort_keys=True)
-    stamp_file = mono_dir / "done"
-    if stamp_file.is_file() and stamp_file.read_text(encoding="utf-8") == stamp:
-        log.info("resuming: monophones from %s", mono_dir)
-        mono = AcousticModel.load(mono_dir)
-        choose_variants(mono, train_set)
-        mono_ali = align(mono, train_set) if cfg["triphone"] else None
-    else:
-        mono, mono_ali = train_monophone(train_set, lexicon.phones, cfg["mono_iters"], cfg["mono_gaussians"],
-                                         mixup_fraction=cfg["mixup_fraction"])
-        mono.save(mono_dir)
-        with atomic_write(stamp_file) as f:
-            f.write(stamp)
-    model, ali = mono, mono_ali
+    # Each stage's checkpoint is reused only when made from the same settings, data and lexicon.
+    stamp = {"mono_iters": cfg["mono_iters"], "mono_gaussians": cfg["mono_gaussians"],
+             "mixup_fraction": cfg["mixup_fraction"], "features": features.to_dict(), "utts": train_set.utts,
+             "lexicon": sorted((w, list(map(list, p))) for w, p in lexicon.prons.items())}
+    mono, ali = _checkpointed(exp_dir / MONO_DIR, stamp, train_set, lambda: train_monophone(
+        train_set, lexicon.phones, cfg["mono_iters"], cfg["mono_gaussians"], mixup_fraction=cfg["mixup_fraction"]))
+    model = mono
     if cfg["triphone"]:
-        model, ali = train_triphone(mono, train_set, mono_ali, cfg["tri_leaves"], cfg["tri_gaussians"],
-                                    cfg["tri_iters"], cfg["tri_min_leaf_frames"], mixup_fraction=cfg["mixup_fraction"])
+        stamp.update({k: cfg[k] for k in ("tri_leaves", "tri_gaussians", "tri_iters", "tri_min_leaf_frames")})
+        model, ali = _checkpointed(exp_dir / TRI_DIR, stamp, train_set, lambda: train_triphone(
+            mono, train_set, ali, cfg["tri_leaves"], cfg["tri_gaussians"], cfg["tri_iters"],
+            cfg["tri_min_leaf_frames"], mixup_fraction=cfg["mixup_fraction"]))
     if cfg["sat"]:
-        if ali is None:
-            ali = align(model, train_set)
         si_model = model
         model, _ = train_sat(si_model, train_set, ali, data.utt2spk, cfg["sat_iters"], cfg["sat_transform_every"])
     files = model.save(exp_dir)
@@ -154,6 +147,27 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         info["tuning"] = {"dev": Path(dev_dir).name, "dev_wer": tuned["wer"], "table": tuned["table"]}
     with atomic_write(exp_dir / MODEL_FILE) as f:
         yaml.safe_dump(info, f, sort_keys=False)
+
+
+def _checkpointed(stage_dir: Path, stamp: dict, data, train_stage):
+    """(model, alignment) of a training stage: loaded from `stage_dir` when its stamp matches (the
+    alignment and pronunciation choices are then redone with the loaded model), else trained by
+    `train_stage()` and saved there."""
+    from asr.hmm.model import AcousticModel
+    from asr.hmm.train import align, choose_variants
+
+    text = json.dumps(stamp, sort_keys=True)
+    stamp_file = stage_dir / STAMP_FILE
+    if stamp_file.is_file() and stamp_file.read_text(encoding="utf-8") == text:
+        log.info("resuming: %s stage from %s", stage_dir.name, stage_dir)
+        model = AcousticModel.load(stage_dir)
+        choose_variants(model, data)
+        return model, align(model, data)
+    model, ali = train_stage()
+    model.save(stage_dir)
+    with atomic_write(stamp_file) as f:
+        f.write(text)
+    return model, ali
 
 
 # ---------------------------------------------------------------------------- recognition
