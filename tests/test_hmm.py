@@ -185,7 +185,8 @@ def test_tree_gain_and_leaf_counts(yesno, mono):
     s = stats[key]
     mean, var = s.sum / s.count, np.maximum(s.sumsq / s.count - (s.sum / s.count) ** 2, floor)
     assert gaussian_loglik(s.count, s.sum, s.sumsq, floor) == pytest.approx(
-        -0.5 * (s.count * np.log(2 * np.pi * var).sum() + ((s.sumsq - 2 * mean * s.sum + s.count * mean ** 2) / var).sum()),
+        -0.5 * (s.count * np.log(2 * np.pi * var).sum()
+                + ((s.sumsq - 2 * mean * s.sum + s.count * mean ** 2) / var).sum()),
         rel=1e-6)
 
 

@@ -193,7 +193,9 @@ class ClassicRecognizer:
             raise AsrError(f"{self.model_dir / MODEL_FILE}: missing 'files', 'features' or 'decoding'") from None
         self.sample_rate = self.features.sample_rate
         self.model = AcousticModel.load(self.model_dir, files["tree"], files["gmm"])
-        self.si_model = AcousticModel.load(self.model_dir, files["tree"], files["si_gmm"]) if files.get("si_gmm") else None
+        self.si_model = None  # speaker-independent GMMs of a SAT model (first decoding pass)
+        if files.get("si_gmm"):
+            self.si_model = AcousticModel.load(self.model_dir, files["tree"], files["si_gmm"])
         self.lexicon = Lexicon.read(self.model_dir / files["lexicon"])
         self.lm_path = self.model_dir / files["lm"] if files.get("lm") else None
         if self.lm_path is not None and not self.lm_path.is_file():
@@ -216,7 +218,8 @@ class ClassicRecognizer:
         from asr.search.lexicon_search import LexiconSearch
 
         if self._search is None or self._search.options.nbest != nbest:
-            opts = SearchOptions(nbest=nbest, **{k: self.options[k] for k in SEARCH_KEYS if self.options.get(k) is not None})
+            chosen = {k: self.options[k] for k in SEARCH_KEYS if self.options.get(k) is not None}
+            opts = SearchOptions(nbest=nbest, **chosen)
             self._search = LexiconSearch(self.tokens, self.tokens[0], self.spellings,
                                          str(self.lm_path) if self.lm_path else None, opts)
         return self._search
