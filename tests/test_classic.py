@@ -150,6 +150,9 @@ def test_speaker_adaptive_model_decodes_in_two_passes(yesno, tmp_path, caplog):
 
     samples, _ = load_audio(test.audio_path(test.utts[1]))  # a lone file: adapted to itself
     assert recognizer.recognize(samples)[0].text == test.text[test.utts[1]]
+    from asr.pipelines.classic import align_datadir
+
+    assert align_datadir(exp, yesno["dirs"]["test"], tmp_path / "ali") == {"aligned": 30, "failed": 0}
     from asr.features import load_features
 
     feats = load_features(test.select(test.utts[:1]), recognizer.features)

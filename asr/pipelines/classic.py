@@ -317,24 +317,28 @@ def _plain(table) -> list:
 # ---------------------------------------------------------------------------- forced alignment
 
 def align_datadir(model_dir: Path, data_dir: Path, out_dir: Path) -> dict[str, int]:
-    """Viterbi-align every transcribed utterance of a data dir with a classic model; writes
+    """Viterbi-align every transcribed utterance of a data dir with a classic model (a SAT model
+    aligns with its speaker-independent GMMs, then again after fMLLR per speaker); writes
     OUT/words.ctm and OUT/phones.ctm (`<utt> 1 <start> <duration> <label> 1.00`, silences as SIL
     in phones.ctm only). Returns counts of aligned and failed utterances."""
     from asr.datadir import check_datadir
+    from asr.features import load_features
     from asr.hmm.align import segments
-    from asr.hmm.train import TrainingSet, align, choose_variants
+    from asr.hmm.train import TrainingSet, align, choose_variants, speaker_transforms, transformed
 
     info = read_model_info(model_dir)
     if info["pipeline"] != "classic":
         raise AsrError(f"{model_dir}: a {info['pipeline']} model; forced alignment needs a classic (HMM) model")
     recognizer = ClassicRecognizer(Path(model_dir), info)
     data = check_datadir(data_dir, require_text=True)
-    from asr.features import load_features
-
     feats = load_features(data, recognizer.features)
     train_set = TrainingSet.build(feats, data.text, recognizer.lexicon.prons)
-    choose_variants(recognizer.model, train_set)
-    ali = align(recognizer.model, train_set)
+    first = recognizer.si_model or recognizer.model
+    choose_variants(first, train_set)
+    ali = align(first, train_set)
+    if recognizer.si_model is not None:  # SAT: realign the speakers' fMLLR-transformed features
+        transforms = speaker_transforms(recognizer.model, train_set, ali, data.utt2spk)
+        ali = align(recognizer.model, transformed(train_set, transforms, data.utt2spk))
     shift = recognizer.features.frame_shift
     out_dir = Path(out_dir)
     with atomic_write(out_dir / "words.ctm") as words_out, atomic_write(out_dir / "phones.ctm") as phones_out:
