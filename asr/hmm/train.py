@@ -307,8 +307,8 @@ def train_triphone(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_l
 
 def speaker_transforms(model: AcousticModel, data: TrainingSet, ali: Alignment, utt2spk: dict[str, str],
                        current: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """An fMLLR transform per speaker from an alignment (frames of data.feats, raw features);
-    Gaussian posteriors use the features as transformed by `current` where given."""
+    """An fMLLR transform per speaker with at least fmllr.MIN_FRAMES aligned frames (of data.feats,
+    raw features); Gaussian posteriors use the features as transformed by `current` where given."""
     from asr.hmm import fmllr
 
     stats: dict[str, fmllr.FmllrStats] = {}
@@ -318,7 +318,9 @@ def speaker_transforms(model: AcousticModel, data: TrainingSet, ali: Alignment, 
             stats[spk] = fmllr.FmllrStats.zeros(model.gmm.dim)
         start = current.get(spk) if current else None
         fmllr.accumulate(stats[spk], model.gmm, data.feats[utt], ali.pdfs(utt), start)
-    return {spk: fmllr.estimate(s, start=current.get(spk) if current else None) for spk, s in stats.items()}
+    # a speaker with too few frames gets no transform (callers fall back to unadapted features)
+    return {spk: fmllr.estimate(s, start=current.get(spk) if current else None)
+            for spk, s in stats.items() if s.beta >= fmllr.MIN_FRAMES}
 
 
 def transformed(data: TrainingSet, transforms: dict[str, np.ndarray], utt2spk: dict[str, str]) -> TrainingSet:

@@ -245,7 +245,8 @@ class ClassicRecognizer:
         out = {}
         for u, x in feats.items():
             w = transforms.get(utt2spk.get(u, u))
-            out[u] = self.scores(x if w is None else fmllr.apply(w, x))
+            # no transform (nothing recognised in the first pass): the speaker-independent scores
+            out[u] = self.si_model.gmm.loglik(x) if w is None else self.scores(fmllr.apply(w, x))
         return out
 
     def _speaker_transforms(self, feats, texts, utt2spk) -> dict[str, np.ndarray]:
