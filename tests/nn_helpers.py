@@ -10,7 +10,7 @@ NUM_UTTS = 6  # a few real yesno recordings: enough to show learning, small enou
 # 8 kHz audio, so the features stay at 8 kHz with 40 mel bins (no empty bands above 4 kHz).
 TINY = dict(sample_rate=8000, num_filters=40, encoder="blstm", d_model=64, num_layers=1, lstm_hidden=128,
             subsampling_channels=16, dropout=0.0, epochs=70, patience=8, batch_frames=1300, lr=0.006,
-            warmup_steps=100, speed_perturb=False, spec_augment=False, threads=1, device="cpu")
+            warmup_steps=100, average=1, speed_perturb=False, spec_augment=False, threads=1, device="cpu")
 
 
 def yesno_subset(data_root: Path, out: Path) -> Path:

@@ -19,7 +19,7 @@ from asr.nn.model import output_frames
 @dataclass
 class Example:
     utt: str
-    feats: list[np.ndarray]  # (frames, bins) per speed, in the order of the speeds asked for
+    feats: list[np.ndarray]  # (frames, bins) per speed: the unperturbed copy, then the other speeds
     targets: list[int]  # token ids, no blank
     alternatives: list[list[int]] = field(default_factory=list)  # other allowed targets (variants)
 
@@ -35,6 +35,7 @@ def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[
     Utterances too short for their targets under CTC (fewer output frames than tokens plus the
     blanks needed between repeats) are dropped from training with a count in the log.
     """
+    speeds = (1.0,) + tuple(s for s in speeds if s != 1.0)  # feats[0] is always the unperturbed copy
     plain = load_features(data.select(targets), config, cache_dir=cache_dir, nj=nj)
     per_speed = {1.0: plain}
     for speed in speeds:

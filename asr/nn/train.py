@@ -135,7 +135,7 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
         bar = tqdm(order, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
         for b in bar:
             examples = [train[i] for i in batches[b]]
-            speed_index = torch.randint(len(config.speeds), (len(examples),)).tolist()
+            speed_index = torch.randint(len(examples[0].feats), (len(examples),)).tolist()
             feats, lengths = collate([ex.feats[s] for ex, s in zip(examples, speed_index)])
             feats = augment(feats)
             log_probs, out_lengths = model(feats.to(dev_), lengths.to(dev_))
