@@ -249,3 +249,49 @@ def test_fmllr_whitens_and_raises_the_objective(yesno):
     y = fmllr.apply(w, x).astype(np.float64)
     np.testing.assert_allclose(y.mean(0), 0, atol=1e-3)
     np.testing.assert_allclose(np.cov(y.T, bias=True), np.eye(4), atol=1e-3)
+
+
+def test_splice_repeats_edges():
+    from asr.hmm.lda import splice
+
+    x = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(splice(x, 1), [[0, 1, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 4, 5]])
+
+
+def test_lda_whitens_within_class_scatter(yesno, mono):
+    """The LDA rows solve B v = l W v: projected, the within-class covariance is the identity and the
+    between-class covariance is diagonal, in decreasing order (scipy's generalised eigensolver checked
+    against these defining properties)."""
+    from asr.hmm.lda import estimate_lda, splice
+
+    _, ali = mono
+    x = np.concatenate([splice(yesno.feats[u][:, :13].astype(np.float64), 1) for u in ali.states])
+    labels = np.concatenate([ali.pdfs(u) for u in ali.states])
+    a = estimate_lda(x, labels, dim=10)
+    y = x @ a.T
+    classes, index = np.unique(labels, return_inverse=True)
+    means = np.stack([y[labels == c].mean(0) for c in classes])
+    within = np.cov((y - means[index]).T, bias=True)
+    between = np.cov(y.T, bias=True) - within
+    np.testing.assert_allclose(within, np.eye(10), atol=1e-3)
+    np.testing.assert_allclose(between, np.diag(np.diag(between)), atol=1e-3)
+    assert np.all(np.diff(np.diag(between)) <= 1e-9)
+
+
+def test_mllt_diagonalises_a_single_full_covariance(yesno):
+    """With one Gaussian the semi-tied optimum makes its covariance diagonal: T cov T' has no
+    off-diagonal mass left, and the diagonal-Gaussian likelihood rises accordingly."""
+    from asr.hmm.lda import FullStats, estimate_mllt
+
+    x = np.concatenate([yesno.feats[u][:, :6] for u in yesno.utts[:5]]).astype(np.float64)
+    stats = FullStats(np.array([float(len(x))]), x.sum(0)[None], (x.T @ x)[None])
+    t = estimate_mllt(stats, passes=30)
+    cov = np.cov(x.T, bias=True)
+    rotated = t @ cov @ t.T
+    off = rotated - np.diag(np.diag(rotated))
+    assert np.abs(off).max() < 1e-3 * np.abs(np.diag(rotated)).max()
+
+    def diag_loglik(m):  # per frame, up to a constant: log|det T| - 1/2 sum_i log (T cov T')_ii
+        return np.linalg.slogdet(m)[1] - 0.5 * np.log(np.diag(m @ cov @ m.T)).sum()
+
+    assert diag_loglik(t) > diag_loglik(np.eye(6)) + 0.1

@@ -245,11 +245,13 @@ def monophone_means(mono: AcousticModel) -> np.ndarray:
 
 
 def build_triphones(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_leaves: int,
-                    min_leaf_frames: float) -> AcousticModel:
-    """Tree-tied triphones with one Gaussian per leaf, from the monophone alignment. Silence keeps its
-    monophone mixture; a root never seen in training keeps its monophone mixture."""
+                    min_leaf_frames: float, same_space: bool = True) -> AcousticModel:
+    """Tree-tied triphones with one Gaussian per leaf, from an alignment (monophone or triphone).
+    Silence and any root never seen in training keep their monophone mixtures when the features are
+    those the monophones were trained on (`same_space`), else start as one Gaussian (silence from
+    its frames, unseen roots from all frames)."""
     floor = data.variance_floor()
-    stats, _ = context_stats(data, ali)
+    stats, (sil_count, sil_sum, sil_sumsq) = context_stats(data, ali)
     questions = phone_questions(mono.tree.phones, monophone_means(mono))
     tree = grow_trees(stats, mono.tree.phones, questions, num_leaves, min_leaf_frames, floor)
     dim = mono.gmm.dim
@@ -267,9 +269,13 @@ def build_triphones(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_
             for leaf in _leaves(tree.roots[k][phone]):
                 origin[leaf] = mono.tree.pdf("", phone, "", k)
     means, variances, weights, offsets = [], [], [], [0]
+    if not same_space:
+        occ[SILENCE_PDF], sums[SILENCE_PDF], sumsq[SILENCE_PDF] = sil_count, sil_sum, sil_sumsq
+        unseen = occ == 0
+        occ[unseen], sums[unseen], sumsq[unseen] = occ.sum(), sums.sum(0), sumsq.sum(0)
     single = DiagGmms.from_stats(np.maximum(occ, 1e-10), sums, sumsq, floor)
     for p in range(tree.num_pdfs):
-        if p == SILENCE_PDF or occ[p] == 0:
+        if same_space and (p == SILENCE_PDF or occ[p] == 0):
             lo, hi = mono.gmm.offsets[origin[p]], mono.gmm.offsets[origin[p] + 1]
             means.append(mono.gmm.means[lo:hi])
             variances.append(mono.gmm.variances[lo:hi])
@@ -299,6 +305,39 @@ def train_triphone(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_l
     ali = reestimate(model, data, num_iters, total_gaussians, floor, variant_iters, desc="triphone",
                      mixup_fraction=mixup_fraction)
     return model, ali
+
+
+def train_lda_mllt(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_static: int, num_leaves: int,
+                   total_gaussians: int, num_iters: int, min_leaf_frames: float, mllt_iters: tuple[int, ...] = (2, 4, 6),
+                   mixup_fraction: float = MIXUP_FRACTION):
+    """Triphones on LDA + MLLT features (Kaldi's tri2b): LDA of spliced static cepstra with the
+    classes of a triphone alignment `ali`, a new tree from that alignment, then Viterbi training
+    with the MLLT rotation re-estimated (and the model rotated with it) at `mllt_iters`.
+    Returns (model, alignment, transform, transformed training set)."""
+    from asr.hmm import lda
+
+    utts = list(ali.states)
+    raw = {u: lda.splice(data.feats[u][:, :num_static].astype(np.float64)) for u in data.utts}
+    matrix = lda.estimate_lda(np.concatenate([raw[u] for u in utts]), np.concatenate([ali.pdfs(u) for u in utts]))
+    transform = lda.SplicedTransform(matrix, num_static)
+    lda_data = TrainingSet({u: (x @ matrix.T).astype(np.float32) for u, x in raw.items()}, data.variants, data.choice)
+    model = build_triphones(mono, lda_data, ali, num_leaves, min_leaf_frames, same_space=False)
+    log.info("LDA+MLLT tree: %d pdfs", model.num_pdfs)
+    done, ali = 0, None
+    for stop in [i for i in mllt_iters if i < num_iters] + [num_iters]:
+        ali = reestimate(model, lda_data, stop - done, total_gaussians, lda_data.variance_floor(), desc="lda+mllt",
+                         mixup_fraction=mixup_fraction)
+        done = stop
+        if stop == num_iters:
+            break
+        frames = np.concatenate([lda_data.feats[u] for u in ali.states])
+        stats = lda.accumulate_full(model.gmm, frames, np.concatenate([ali.pdfs(u) for u in ali.states]))
+        t = lda.estimate_mllt(stats)
+        lda.transform_model(model.gmm, t, stats, 1e-4 * np.ones(model.gmm.dim))
+        transform.matrix = t @ transform.matrix
+        lda_data = TrainingSet({u: (x @ transform.matrix.T).astype(np.float32) for u, x in raw.items()},
+                               data.variants, data.choice)
+    return model, ali, transform, lda_data
 
 
 

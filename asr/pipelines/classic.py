@@ -49,6 +49,8 @@ DEFAULTS: dict = {
     # three quarters; growing at once measured better here (AN4 mono test 10.3% vs 11.0% WER; on
     # yesno it keeps a training file's noise burst in silence rather than in the word NO).
     "mixup_fraction": 0.04,
+    "lda_mllt": False,  # retrain the triphones on LDA+MLLT features of 7 spliced frames (Kaldi's tri2b)
+    "lda_iters": 20,  # Viterbi iterations of the LDA+MLLT triphones (MLLT re-estimated at 2, 4 and 6)
     "sat": True,  # speaker-adaptive training with fMLLR on top of the last stage (two-pass decoding)
     "sat_iters": 12,  # Viterbi iterations of speaker-adaptive training
     "sat_transform_every": 4,  # the speakers' transforms are re-estimated every this many iterations
@@ -69,6 +71,7 @@ MONO_DIR = "mono"  # checkpoint of the monophone stage inside the experiment dir
 TRI_DIR = "tri"  # checkpoint of the triphone stage
 STAMP_FILE = "done"  # in a checkpoint dir: the settings it was made with (JSON); written last
 LEXICON_FILE = "lexicon.txt"
+LDA_FILE = "lda.npz"  # LDA+MLLT matrix over spliced cepstra, when trained with lda_mllt
 SI_GMM_FILE = "si_gmm.npz"  # the speaker-independent GMMs of a SAT model: first decoding pass
 
 
@@ -77,7 +80,7 @@ SI_GMM_FILE = "si_gmm.npz"  # the speaker-independent GMMs of a SAT model: first
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
     from asr.datadir import check_datadir
     from asr.features import FeatureConfig, load_features
-    from asr.hmm.train import TrainingSet, train_monophone, train_sat, train_triphone
+    from asr.hmm.train import TrainingSet, train_lda_mllt, train_monophone, train_sat, train_triphone
     from asr.lexicon import Lexicon
 
     cfg = merge_config(DEFAULTS, config, "classic config")
@@ -109,10 +112,20 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         model, ali = _checkpointed(exp_dir / TRI_DIR, stamp, train_set, lambda: train_triphone(
             mono, train_set, ali, cfg["tri_leaves"], cfg["tri_gaussians"], cfg["tri_iters"],
             cfg["tri_min_leaf_frames"], mixup_fraction=cfg["mixup_fraction"]))
+    transform = None
+    if cfg["lda_mllt"]:
+        if not cfg["triphone"]:
+            raise AsrError("classic config: lda_mllt needs triphone: true (its classes come from the triphone alignment)")
+        model, ali, transform, train_set = train_lda_mllt(
+            mono, train_set, ali, features.num_ceps, cfg["tri_leaves"], cfg["tri_gaussians"], cfg["lda_iters"],
+            cfg["tri_min_leaf_frames"], mixup_fraction=cfg["mixup_fraction"])
     if cfg["sat"]:
         si_model = model
         model, _ = train_sat(si_model, train_set, ali, data.utt2spk, cfg["sat_iters"], cfg["sat_transform_every"])
     files = model.save(exp_dir)
+    if transform is not None:
+        transform.save(exp_dir / LDA_FILE)
+        files["lda"] = LDA_FILE
     if cfg["sat"]:
         files["si_gmm"] = si_model.save(exp_dir, SI_GMM_FILE)["gmm"]
     lexicon.write(exp_dir / LEXICON_FILE)
@@ -120,7 +133,6 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     if lm_path is not None:
         files["lm"] = "lm" + "".join(lm_path.suffixes[-1:])
         shutil.copyfile(lm_path, exp_dir / files["lm"])
-    train_seconds = time.perf_counter() - started
 
     frames = sum(len(feats[u]) for u in train_set.utts)
     info = {
@@ -129,12 +141,13 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         "features": features.to_dict(),
         "units": {"kind": "hmm-pdfs", "size": model.num_pdfs, "silence_pdf": 0,
                   "phones": model.tree.phones, "context": "word-internal triphone" if cfg["triphone"] else "monophone",
+                  "feature_transform": "LDA+MLLT" if cfg["lda_mllt"] else "none",
                   "adaptation": "fMLLR (SAT)" if cfg["sat"] else "none"},
         "files": files,
         "decoding": {k: cfg[k] for k in ("beam_size", "beam_threshold", "lm_weight", "word_score", "sil_score")},
         "train": {"utts": len(train_set.utts), "seconds": round(frames * features.frame_shift, 2),
                   "hours": round(frames * features.frame_shift / 3600, 4), "data": Path(train_dir).name,
-                  "gaussians": model.gmm.num_gaussians, "wall_seconds": round(train_seconds, 1)},
+                  "gaussians": model.gmm.num_gaussians},
         "params": model.num_params,
         "config": {k: v for k, v in cfg.items() if k not in ("lexicon", "lm", "feature_cache")},
     }
@@ -145,6 +158,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         info["decoding"].update(lm_weight=tuned["lm_weight"], word_score=tuned["word_score"],
                                 sil_score=tuned["sil_score"])
         info["tuning"] = {"dev": Path(dev_dir).name, "dev_wer": tuned["wer"], "table": tuned["table"]}
+    info["train"]["wall_seconds"] = round(time.perf_counter() - started, 1)  # features to tuning
     with atomic_write(exp_dir / MODEL_FILE) as f:
         yaml.safe_dump(info, f, sort_keys=False)
 
@@ -193,6 +207,11 @@ class ClassicRecognizer:
             raise AsrError(f"{self.model_dir / MODEL_FILE}: missing 'files', 'features' or 'decoding'") from None
         self.sample_rate = self.features.sample_rate
         self.model = AcousticModel.load(self.model_dir, files["tree"], files["gmm"])
+        self.feature_transform = None
+        if files.get("lda"):
+            from asr.hmm.lda import SplicedTransform
+
+            self.feature_transform = SplicedTransform.load(self.model_dir / files["lda"])
         self.si_model = None  # speaker-independent GMMs of a SAT model (first decoding pass)
         if files.get("si_gmm"):
             self.si_model = AcousticModel.load(self.model_dir, files["tree"], files["si_gmm"])
@@ -223,6 +242,15 @@ class ClassicRecognizer:
             self._search = LexiconSearch(self.tokens, self.tokens[0], self.spellings,
                                          str(self.lm_path) if self.lm_path else None, opts)
         return self._search
+
+    def transform(self, feats: np.ndarray) -> np.ndarray:
+        """The model's feature transform (LDA+MLLT of spliced cepstra), if it has one."""
+        return feats if self.feature_transform is None else self.feature_transform(feats)
+
+    def load_features(self, data) -> dict[str, np.ndarray]:
+        from asr.features import load_features
+
+        return {u: self.transform(x) for u, x in load_features(data, self.features).items()}
 
     def scores(self, feats: np.ndarray) -> np.ndarray:
         """(frames, pdfs) GMM log-likelihoods: the search's score matrix."""
@@ -266,15 +294,13 @@ class ClassicRecognizer:
     def recognize(self, samples: np.ndarray, nbest: int = 1):
         from asr.features import featurize
 
-        feats = featurize(np.asarray(samples, dtype=np.float32), self.sample_rate, self.features)
+        feats = self.transform(featurize(np.asarray(samples, dtype=np.float32), self.sample_rate, self.features))
         scores = self.utterance_scores({"utterance": feats}, {})["utterance"]
         return self.search(nbest).search(scores, self.features.frame_shift)
 
     def recognize_datadir(self, data, nbest: int = 1) -> dict:
         """Every utterance of a data dir, with speaker-level CMVN and adaptation where configured."""
-        from asr.features import load_features
-
-        scores = self.utterance_scores(load_features(data, self.features), data.utt2spk)
+        scores = self.utterance_scores(self.load_features(data), data.utt2spk)
         search = self.search(nbest)
         return {utt: search.search(s, self.features.frame_shift)
                 for utt, s in tqdm(scores.items(), desc="decode", unit="utt")}
@@ -283,12 +309,11 @@ class ClassicRecognizer:
              sil_scores: list[float] = ()) -> dict:
         """Silence score, then LM weight and word score, with the lowest WER on the dev set (never
         the test set)."""
-        from asr.features import load_features
         from asr.scoring import wer
         from asr.search import tune_lm_weight
 
         # adaptation (if any) from a first pass at the current settings; then the grid on its scores
-        scores = self.utterance_scores(load_features(dev_data, self.features), dev_data.utt2spk)
+        scores = self.utterance_scores(self.load_features(dev_data), dev_data.utt2spk)
 
         def decode(lm_weight: float, word_score: float) -> dict[str, str]:
             self.configure(lm_weight=lm_weight, word_score=word_score)
@@ -323,7 +348,6 @@ def align_datadir(model_dir: Path, data_dir: Path, out_dir: Path) -> dict[str, i
     OUT/words.ctm and OUT/phones.ctm (`<utt> 1 <start> <duration> <label> 1.00`, silences as SIL
     in phones.ctm only). Returns counts of aligned and failed utterances."""
     from asr.datadir import check_datadir
-    from asr.features import load_features
     from asr.hmm.align import segments
     from asr.hmm.train import TrainingSet, align, choose_variants, speaker_transforms, transformed
 
@@ -332,7 +356,7 @@ def align_datadir(model_dir: Path, data_dir: Path, out_dir: Path) -> dict[str, i
         raise AsrError(f"{model_dir}: a {info['pipeline']} model; forced alignment needs a classic (HMM) model")
     recognizer = ClassicRecognizer(Path(model_dir), info)
     data = check_datadir(data_dir, require_text=True)
-    feats = load_features(data, recognizer.features)
+    feats = recognizer.load_features(data)
     train_set = TrainingSet.build(feats, data.text, recognizer.lexicon.prons)
     first = recognizer.si_model or recognizer.model
     choose_variants(first, train_set)
