@@ -158,3 +158,24 @@ def test_speaker_adaptive_model_decodes_in_two_passes(yesno, tmp_path, caplog):
     feats = load_features(test.select(test.utts[:1]), recognizer.features)
     adapted = recognizer.utterance_scores(feats, {})[test.utts[0]]
     assert not np.allclose(adapted, recognizer.scores(feats[test.utts[0]]))
+
+
+def test_lda_mllt_model_round_trip(yesno, tmp_path):
+    """Triphones on LDA+MLLT features: the transform is stored in the model dir and applied when
+    decoding (yesno's 5 phones give a tiny tree; the monophone checkpoint is reused)."""
+    from asr.datadir import read_datadir
+    from asr.pipelines import classic, load
+    from asr.scoring import score
+
+    exp = tmp_path / "lda"
+    shutil.copytree(yesno["exp"] / "mono", exp / "mono")
+    config = {**yesno["config"], "triphone": True, "tri_leaves": 20, "tri_gaussians": 100, "tri_iters": 4,
+              "tri_min_leaf_frames": 30, "lda_mllt": True, "lda_iters": 6}
+    classic.train(config, yesno["dirs"]["train"], exp)
+    info = yaml.safe_load((exp / "model.yaml").read_text())
+    assert info["files"]["lda"] == "lda.npz" and info["units"]["feature_transform"] == "LDA+MLLT"
+    recognizer = load(exp)
+    assert recognizer.feature_transform.matrix.shape == (40, 13 * 7)
+    test = read_datadir(yesno["dirs"]["test"])
+    hyps = recognizer.recognize_datadir(test)
+    assert score(test.text, {u: h[0].text for u, h in hyps.items()}).wer <= 2.5

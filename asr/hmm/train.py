@@ -254,7 +254,7 @@ def build_triphones(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_
     stats, (sil_count, sil_sum, sil_sumsq) = context_stats(data, ali)
     questions = phone_questions(mono.tree.phones, monophone_means(mono))
     tree = grow_trees(stats, mono.tree.phones, questions, num_leaves, min_leaf_frames, floor)
-    dim = mono.gmm.dim
+    dim = data.feats[data.utts[0]].shape[1]
     occ, sums, sumsq = np.zeros(tree.num_pdfs), np.zeros((tree.num_pdfs, dim)), np.zeros((tree.num_pdfs, dim))
     for (k, phone, left, right), s in stats.items():
         p = tree.pdf(left, phone, right, k)
