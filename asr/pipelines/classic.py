@@ -49,7 +49,9 @@ DEFAULTS: dict = {
     # three quarters; growing at once measured better here (AN4 mono test 10.3% vs 11.0% WER; on
     # yesno it keeps a training file's noise burst in silence rather than in the word NO).
     "mixup_fraction": 0.04,
-    "lda_mllt": False,  # retrain the triphones on LDA+MLLT features of 7 spliced frames (Kaldi's tri2b)
+    # Retrain the triphones on LDA+MLLT features of 7 spliced frames (Kaldi's tri2b). Off: on AN4 it
+    # measured worse, as Kaldi's tri2 did (with SAT: dev 6.8% vs 6.0%, test 6.9% vs 5.4% WER).
+    "lda_mllt": False,
     "lda_iters": 20,  # Viterbi iterations of the LDA+MLLT triphones (MLLT re-estimated at 2, 4 and 6)
     "sat": True,  # speaker-adaptive training with fMLLR on top of the last stage (two-pass decoding)
     "sat_iters": 12,  # Viterbi iterations of speaker-adaptive training
