@@ -237,9 +237,14 @@ class AcousticModel:
         return out[0, :int(lengths[0])].float().cpu().numpy()
 
 
+# Keys that do not change the training trajectory: when to stop, what to average at the end,
+# where files go. A run may be resumed with other values (e.g. more epochs).
+NOT_IN_FINGERPRINT = ("device", "threads", "epochs", "patience", "average", "keep_checkpoints", "feature_cache")
+
+
 def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternatives: dict | None) -> str:
     """Names the config and data of a training run, so a checkpoint is resumed only by the same run."""
-    keep = {k: v for k, v in config.items() if k in NN_DEFAULTS and k not in ("device", "threads")}
+    keep = {k: v for k, v in config.items() if k in NN_DEFAULTS and k not in NOT_IN_FINGERPRINT}
     text = json.dumps([keep, sorted(train_targets.items()), sorted(dev_targets.items()),
                        sorted((alternatives or {}).items())], sort_keys=True,
                       default=str)
