@@ -12,12 +12,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-stage=0          # first stage to run
-stop_stage=100   # last stage to run
+. "$here/../common/defaults.sh"
 data=""          # the an4/ tree (etc/, wav/) (default: ../shared/data/an4 beside the repo, else download)
-nj=2             # parallel feature jobs
-exp=$here/exp    # everything the recipe makes
-force=false      # rerun stages that finished before
 learning_curve=false         # stage 8: WER against hours of training data
 curve_hours="0.1 0.2 0.4 all"  # nested training subsets, in hours ("all" = the whole 0.66 h)
 . "$here/../common/parse_options.sh"

@@ -7,7 +7,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h)
       echo "usage: $0 [options]; options and defaults:" >&2
-      grep -E '^[a-z_]+=' "$0" | sed 's/^/  --/; s/_/-/g' >&2
+      # the shared options, then the recipe's own (between sourcing defaults.sh and this file)
+      { grep -E '^[a-z_]+=' "$(dirname "${BASH_SOURCE[0]}")/defaults.sh"
+        sed -n '/common\/defaults.sh/,/common\/parse_options.sh/p' "$0" | grep -E '^[a-z_]+='
+      } | awk -F= '{ name = $1; gsub("_", "-", name); sub("^[^=]*=", ""); print "  --" name " " $0 }' >&2
       exit 0 ;;
     --*)
       name=$(echo "${1#--}" | tr '-' '_')

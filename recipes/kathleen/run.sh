@@ -7,13 +7,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-stage=0          # first stage to run
-stop_stage=100   # last stage to run
+. "$here/../common/defaults.sh"
 data=""          # the kathleen/ tree with data/*.flac + *.txt (default: ../shared/data/kathleen)
 lm_dir=""        # folder with ljspeech_metadata.norm.txt, arctic_prompts.train.norm.txt (default: ../shared/data/lm_text)
-nj=2             # parallel feature jobs
-exp=$here/exp    # everything the recipe makes
-force=false      # rerun stages that finished before
 . "$here/../common/parse_options.sh"
 . "$here/../common/env.sh"
 . "$here/../common/stages.sh"

@@ -7,12 +7,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-stage=0          # first stage to run
-stop_stage=100   # last stage to run
+. "$here/../common/defaults.sh"
 data=""          # waves_yesno/ parent (default: ../shared/data/yesno beside the repo, else download)
-nj=2             # parallel feature jobs
-exp=$here/exp    # everything the recipe makes
-force=false      # rerun stages that finished before
 . "$here/../common/parse_options.sh"
 . "$here/../common/env.sh"
 . "$here/../common/stages.sh"

@@ -1,0 +1,7 @@
+# Options every recipe has; sourced first by recipes/<corpus>/run.sh (which adds its own), and
+# listed by --help. `here` is the recipe's folder.
+stage=0          # first stage to run
+stop_stage=100   # last stage to run
+nj=2             # parallel feature jobs
+exp=$here/exp    # everything the recipe makes
+force=false      # rerun stages that finished before
