@@ -165,7 +165,7 @@ def describe_model(model_dir: str | Path) -> str:
              f"units:       {_short(info.get('units', '?'))}",
              f"sample rate: {info.get('sample_rate', '?')} Hz",
              f"training:    {train.get('utts', '?')} utterances, {float(train.get('hours', 0)):.2f} h"
-             f" from {train.get('data', '?')}, {float(train.get('seconds', 0)):.0f} s to train",
+             f" from {train.get('data', train.get('dir', '?'))}, {_seconds(train.get('wall_seconds'))} to train",
              f"parameters:  {info.get('params', '?')}"]
     for key, value in (info.get("decoding") or {}).items():
         lines.append(f"decoding:    {key} = {value}")
@@ -176,6 +176,10 @@ def describe_model(model_dir: str | Path) -> str:
     lines.append(f"files:       {sum(s for s, _ in sizes) / 1e6:.2f} MB in {len(sizes)} files")
     lines += [f"  {size / 1e6:8.2f} MB  {name}" for size, name in sizes if size > 10_000]
     return "\n".join(lines)
+
+
+def _seconds(value) -> str:
+    return "?" if value is None else f"{float(value):.0f} s"
 
 
 def _short(units) -> str:
