@@ -31,6 +31,8 @@ LOUD_PERCENTILE = 99  # and the loudest hundredth the speech level
 SPEECH_MARGIN_DB = 15.0  # speech is at least 15 dB above the noise floor ...
 # ... or, in a recording with little dynamic range, above the middle between floor and speech level
 PAD_SECONDS = 0.2  # keep a fifth of a second of context around the speech of a chunk
+SPLIT_PAUSE_SECONDS = 1.0  # a pause of a second or more always ends a chunk: models are trained on
+                           # single utterances, and a character model has no word boundary for a pause
 MIN_SPEECH_SECONDS = 0.1  # a chunk with less than a tenth of a second of speech frames is noise
 SILENCE_DB = -80.0  # frames below -80 dB full scale are silence whatever the recording's levels
 POWER_FLOOR = 1e-10  # mean squared amplitude floor (-100 dB): digital silence has finite energy
@@ -103,9 +105,21 @@ def _chunks(energy_db: np.ndarray, hop: int, num_samples: int, rate: int,
 
 
 def _partition(energy_db: np.ndarray, speech: np.ndarray, max_frames: int) -> list[tuple[int, int]]:
-    """Consecutive frame ranges [start, end) of at most max_frames, cut at pauses."""
+    """Consecutive frame ranges [start, end) of at most max_frames, cut in the middle of every
+    pause of SPLIT_PAUSE_SECONDS or more, and at the longest pauses where still too long."""
     pauses = _runs(~speech)
-    total, start, ranges = len(speech), 0, []
+    long_pauses = pauses[pauses[:, 1] - pauses[:, 0] >= round(SPLIT_PAUSE_SECONDS / FRAME_SECONDS)]
+    cuts = [0] + [int((a + b) // 2) for a, b in long_pauses if 0 < a and b < len(speech)] + [len(speech)]
+    ranges = []
+    for start, end in zip(cuts, cuts[1:]):
+        ranges += _limit_length(energy_db, pauses, start, end, max_frames)
+    return ranges
+
+
+def _limit_length(energy_db: np.ndarray, pauses: np.ndarray, start: int, total: int,
+                  max_frames: int) -> list[tuple[int, int]]:
+    """[start, total) as ranges of at most max_frames, cut in the longest pauses."""
+    ranges = []
     while total - start > max_frames:
         end = start + max_frames
         cut = _cut_in_longest_pause(pauses, start + max_frames // 2, end)
