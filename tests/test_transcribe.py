@@ -140,3 +140,28 @@ def test_info_describes_each_model(yesno_exp, capsys):
         assert main(["info", str(yesno_exp / pipeline)]) == 0
         out = capsys.readouterr().out
         assert f"pipeline:    {pipeline}" in out and "30 utterances" in out
+
+
+def _dir_without_audio(path):
+    path.mkdir()
+    (path / "notes.txt").write_text("not audio\n")
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.wav", "no such file"),
+    (lambda d: (d / "empty.wav").write_bytes(b"") or d / "empty.wav", "file is empty"),
+    (lambda d: _dir_without_audio(d / "noaudio"), "directory holds no audio files"),
+])
+def test_bad_inputs_are_one_line_errors(yesno_exp, tmp_path, capsys, make, message):
+    bad = make(tmp_path)
+    assert main(["transcribe", str(yesno_exp / "classic"), str(bad)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"asr: error: {bad}") and message in err[-1] and not any("Traceback" in e for e in err)
+
+
+def test_unreadable_model_dir_is_a_one_line_error(tmp_path, capsys, data_root):
+    wav = sorted((data_root / "yesno" / "waves_yesno").glob("*.wav"))[0]
+    for model, message in ((tmp_path / "nothing", "no such model directory"), (tmp_path, "not a model directory")):
+        assert main(["transcribe", str(model), str(wav)]) == 1
+        assert message in capsys.readouterr().err
