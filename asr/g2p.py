@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.errors import AsrError
+from asr.scoring import edit_distance
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz'"  # what a word may be spelled with (CMUdict has "don't")
 MAX_PHONES_PER_LETTER = 2  # x -> K S; more than two phones per letter never helps on CMUdict
@@ -432,16 +433,6 @@ def save_model(path: str | os.PathLike, arrays: dict, info: dict) -> None:
 
 
 # ---------------------------------------------------------------- evaluation
-
-def edit_distance(ref: list[str] | tuple[str, ...], hyp: list[str] | tuple[str, ...]) -> int:
-    """Levenshtein distance between two token sequences (substitutions, insertions, deletions)."""
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev_diag, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev_diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev_diag + (r != h))
-    return row[-1]
-
 
 def phone_error_rate(refs: list[list[tuple[str, ...]]], hyps: list[tuple[str, ...]]) -> tuple[float, list[tuple[str, ...]]]:
     """PER in percent: total edits / total reference phones, each word scored against its

@@ -258,6 +258,17 @@ def score(refs: dict[str, str], hyps: dict[str, str], utt2spk: dict[str, str] | 
     return Scores(wer=percent(t["errors"], t["words"]), ci95=ci, utts=utts, missing=missing, **t)
 
 
+def edit_distance(ref, hyp) -> int:
+    """Levenshtein distance between two token sequences (substitutions, insertions, deletions
+    each cost 1): for phone and unit error rates, where WER's word alignments are not needed."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        diagonal, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (r != h))
+    return row[-1]
+
+
 def wer(refs: dict[str, str], hyps: dict[str, str]) -> float:
     """WER in percent without the interval or files: for tuning loops."""
     utts, _ = align_utterances(refs, hyps)

@@ -10,7 +10,9 @@ from asr.nn.augment import SpecAugment, SpecAugmentConfig, speed_perturb
 from asr.nn.checkpoint import average_weights, load_weights, save_weights
 from asr.nn.data import Example, ctc_fits, make_batches
 from asr.nn.model import CtcModel, ModelConfig, output_frames, subsampled_lengths
-from asr.nn.train import choose_targets, collapse, edit_distance, warmup_then_decay
+from asr.nn.train import BLANK_ID, choose_targets, warmup_then_decay
+from asr.scoring import edit_distance
+from asr.search.lexicon_search import ctc_collapse
 
 
 def test_subsampling_lengths_by_hand():
@@ -65,7 +67,7 @@ def test_spec_augment_masks_bands_and_spans():
 
 
 def test_ctc_helpers_by_hand():
-    assert collapse([0, 3, 3, 0, 3, 5, 5, 0]) == [3, 3, 5]
+    assert list(ctc_collapse([0, 3, 3, 0, 3, 5, 5, 0], BLANK_ID)) == [3, 3, 5]
     assert edit_distance([1, 2, 3], [1, 3]) == 1
     assert edit_distance([1, 2, 3], [4, 5, 6, 7]) == 4
     # 10 input frames -> 4 -> 1 output frame: one token fits, two do not

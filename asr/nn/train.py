@@ -23,6 +23,10 @@ from asr.nn.augment import SpecAugment, SpecAugmentConfig
 from asr.nn.checkpoint import average_weights, load_state, save_state, save_weights
 from asr.nn.data import Example, collate, make_batches
 from asr.nn.model import CtcModel
+from asr.scoring import edit_distance
+from asr.search.lexicon_search import ctc_collapse
+
+BLANK_ID = 0  # every unit inventory puts the CTC blank first (asr.units)
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +216,7 @@ def ctc_loss(log_probs: torch.Tensor, out_lengths: torch.Tensor, targets: list[l
     flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long, device=device)
     target_lengths = torch.tensor([len(seq) for seq in targets], dtype=torch.long, device=device)
     return torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), flat, out_lengths, target_lengths,
-                                        blank=0, reduction=reduction, zero_infinity=True)
+                                        blank=BLANK_ID, reduction=reduction, zero_infinity=True)
 
 
 @torch.no_grad()
@@ -247,26 +251,8 @@ def evaluate(model: CtcModel, examples: list[Example], device: torch.device,
         total_loss += ctc_loss(log_probs, out_lengths, targets).item()
         best = log_probs.argmax(-1).cpu()
         for row, n, ref in zip(best, out_lengths.tolist(), targets):
-            errors += edit_distance(ref, collapse(row[:n].tolist()))
+            errors += edit_distance(ref, ctc_collapse(row[:n].tolist(), BLANK_ID))
             tokens += len(ref)
     return total_loss / max(len(examples), 1), 100.0 * errors / max(tokens, 1)
 
 
-def collapse(path: list[int], blank: int = 0) -> list[int]:
-    """CTC's best-path rule: merge repeats, then drop blanks."""
-    out, previous = [], None
-    for t in path:
-        if t != previous and t != blank:
-            out.append(t)
-        previous = t
-    return out
-
-
-def edit_distance(a: list, b: list) -> int:
-    """Levenshtein distance (substitutions, insertions, deletions all cost 1)."""
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        diagonal, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
-    return row[-1]

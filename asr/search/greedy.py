@@ -6,19 +6,14 @@ import numpy as np
 from asr.search.frames import check_scores, frame_posteriors
 from asr.search.hypothesis import Hypothesis
 from asr.search.lexicon_free import WordUnits, ctc_words
-from asr.search.lexicon_search import token_index
+from asr.search.lexicon_search import ctc_collapse, token_index
 
 
 def greedy_ctc(scores: np.ndarray, tokens: list[str], blank: str) -> list[str]:
     """The best token of every frame, repeats merged, blanks removed."""
     blank_id = token_index(list(tokens), blank)[blank]
     path = check_scores(scores, len(tokens)).argmax(axis=1)
-    out, previous = [], blank_id
-    for tok in path:
-        if tok != blank_id and tok != previous:
-            out.append(tokens[tok])
-        previous = tok
-    return out
+    return [tokens[tok] for tok in ctc_collapse(path.tolist(), blank_id)]
 
 
 def greedy_hypothesis(scores: np.ndarray, tokens: list[str], blank: str, word_boundary: str,
