@@ -9,11 +9,9 @@ import json
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
-from asr.audio import load_audio
 from asr.datadir import check_datadir, utterance_seconds
 from asr.fileio import atomic_write, write_map
+from asr.formats import render
 from asr.pipelines import load
 from asr.search import Hypothesis
 
@@ -34,13 +32,8 @@ def decode_datadir(exp_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
         recognizer.configure(**options)
 
     start = time.perf_counter()
-    if hasattr(recognizer, "recognize_datadir"):
-        results = recognizer.recognize_datadir(data, nbest=nbest)
-    else:
-        results = {}
-        for utt in tqdm(data.utts, desc=f"decode {Path(data_dir).name}", unit="utt"):
-            samples, _ = load_audio(data.audio_path(utt), sample_rate=recognizer.sample_rate)
-            results[utt] = recognizer.recognize(samples, nbest=nbest)
+    # every recogniser decodes a whole data dir itself: speaker CMVN/adaptation, batching
+    results = recognizer.recognize_datadir(data, nbest=nbest)
     decode_seconds = time.perf_counter() - start
     audio_seconds = sum(utterance_seconds(data).values())
 
@@ -68,5 +61,4 @@ def write_ctm(path: Path, hyps: dict[str, Hypothesis]) -> None:
     """CTM lines `<utt> 1 <start> <duration> <word> <confidence>`, sorted by utterance and time."""
     with atomic_write(path) as f:
         for utt in sorted(hyps):
-            for w in hyps[utt].words:
-                f.write(f"{utt} 1 {w.start:.2f} {max(w.end - w.start, 0.0):.2f} {w.word} {w.confidence:.3f}\n")
+            f.write(render("ctm", hyps[utt], name=utt))
