@@ -268,10 +268,18 @@ def run_lexicon_build(args) -> int:
         write_oov_report(args.oov_report, report)
     print(f"{args.out}: {report.summary()}")
     if report.guessed:
-        print("not in CMUdict, guessed: " + " ".join(report.guessed))
+        print("not in CMUdict, guessed: " + some_words(report.guessed, args.oov_report))
     if report.skipped:
-        print("skipped (unpronounceable): " + " ".join(report.skipped))
+        print("skipped (unpronounceable): " + some_words(report.skipped, args.oov_report))
     return 0
+
+
+def some_words(words: list[str], listed_in: str | None, shown: int = 30) -> str:
+    """The first words of a long list (a large LM text guesses thousands), and where the rest are."""
+    if len(words) <= shown:
+        return " ".join(words)
+    where = f"; all in {listed_in}" if listed_in else "; --oov-report FILE lists all"
+    return " ".join(words[:shown]) + f" ... ({len(words) - shown} more{where})"
 
 
 def run_lexicon_coverage(args) -> int:

@@ -233,3 +233,15 @@ def test_cli_build_bad_inputs(tmp_path, capsys):
     assert "data dir has no text file" in capsys.readouterr().err
     assert main(["lexicon", "build", "--out", out]) == 1
     assert "give --data" in capsys.readouterr().err
+
+
+def test_cli_build_shortens_a_long_list_of_guesses(tmp_path, capsys):
+    words = [f"ZQX{chr(65 + i)}{chr(65 + j)}" for i in range(6) for j in range(6)]  # 36 non-words
+    text = tmp_path / "lm.txt"
+    text.write_text(" ".join(words) + "\n")
+    report = tmp_path / "oov.tsv"
+    assert main(["lexicon", "build", "--text", str(text), "--out", str(tmp_path / "lex.txt"),
+                 "--oov-report", str(report)]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("not in CMUdict")][0]
+    assert line.endswith(f"... (6 more; all in {report})") and len(line.split()) == 4 + 30 + 6
+    assert len(report.read_text().splitlines()) == 1 + 36

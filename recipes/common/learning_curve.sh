@@ -16,6 +16,8 @@ if run_stage 8 "learning curve over $curve_hours hours"; then
     fi
     for system in $systems; do
       model=$point/$system
+      # the whole-set point is the system stages 5-6 made: same data, same config
+      [ "$hours" = all ] && [ -f "$exp/$system/decode_test/scores.json" ] && model=$exp/$system
       if [ ! -f "$model/decode_test/scores.json" ]; then
         echo "-- $hours h: train and decode $system"
         [ -f "$model/model.yaml" ] || train_system "$system" "$train" "$dev" "$model"

@@ -69,6 +69,11 @@ fi
 if run_stage 5 "train: $(echo $systems)"; then
   require "$lang/lexicon.txt" "$lang/lm.arpa"
   for system in $systems; do
+    # a system trained before is kept (a config added later trains alone); --force true retrains all
+    if [ "$force" != true ] && [ -f "$exp/$system/model.yaml" ]; then
+      echo "-- $system: trained before"
+      continue
+    fi
     echo "-- train $system"
     train_system "$system" "$exp/data/train" "$dev" "$exp/$system"
   done
@@ -78,6 +83,10 @@ fi
 if run_stage 6 "decode test"; then
   for system in $systems; do
     require "$exp/$system/model.yaml"
+    if [ "$force" != true ] && [ "$exp/$system/decode_test/scores.json" -nt "$exp/$system/model.yaml" ]; then
+      echo "-- $system: decoded before"
+      continue
+    fi
     echo "-- decode $system"
     asr decode "$exp/$system" "$exp/data/test"
   done
