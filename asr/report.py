@@ -15,9 +15,12 @@ A system is named after its model directory (`exp/classic-tri/decode_test` -> `c
 or after the decode directory itself when that is not called `decode*`.
 
 Learning curves: `plot_learning_curves(points, out_png)` and `crossing_sentence(points)` take
-points `{"pipeline", "hours", "wer", "ci95"}` (`curve_points(decode_dirs)` reads them from decode
-dirs; `compare(..., curve_points=...)` adds the plot and the sentence to the report). Curves are
-compared by linear interpolation in log hours between measured sizes, never extrapolated.
+points `{"system", "pipeline", "hours", "wer", "ci95"}`, one curve per system (per pipeline when
+points carry no system). `curve_points(decode_dirs)` reads them from decode dirs, naming each
+system after its model directory, so the sizes of one system live in different parents
+(`curve/0.1h/classic`, `curve/0.2h/classic`); `compare(..., curve_points=...)` adds the plot and
+the sentence to the report. Curves are compared by linear interpolation in log hours between
+measured sizes, never extrapolated.
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ PLOT_DPI = 100  # a 8 x 4.5 inch figure becomes 800 x 450 pixels
 P_RESOLUTION = 0.001  # one over the 1000 bootstrap resamples: smaller p-values print as "p<0.001"
 PIPELINE_COLOURS = {"classic": "#1f77b4", "hybrid": "#2ca02c", "ctc": "#d62728"}
 OTHER_COLOUR = "#7f7f7f"
+LINE_STYLES = ("-", "--", ":", "-.")  # learning curves of several systems of one pipeline
 
 
 @dataclass
@@ -77,9 +81,14 @@ def _read_optional_yaml(path: Path) -> dict:
     return info if isinstance(info, dict) else {}
 
 
+def system_name(decode_dir: Path) -> str:
+    """The model dir's name (`exp/classic/decode_test` -> classic), else the decode dir's own."""
+    return decode_dir.parent.name if decode_dir.name.startswith("decode") else decode_dir.name
+
+
 def system_names(decode_dirs: list[Path]) -> list[str]:
     """Model dir names; `model/decode_x` where two decode dirs share a model dir."""
-    names = [d.parent.name if d.name.startswith("decode") else d.name for d in decode_dirs]
+    names = [system_name(d) for d in decode_dirs]
     repeated = {n for n in names if names.count(n) > 1}
     names = [f"{d.parent.name}/{d.name}" if n in repeated else n for n, d in zip(names, decode_dirs)]
     if len(set(names)) < len(names):
@@ -228,8 +237,12 @@ def _save(fig, out_png) -> Path:
     return out_png
 
 
+def _curve_name(point: dict) -> str:
+    return point.get("system") or point["pipeline"]
+
+
 def _curves(points: list[dict]) -> dict[str, list[dict]]:
-    """Points grouped by pipeline (first-seen order), sorted by hours; checked for log scale."""
+    """Points grouped by system (first-seen order), sorted by hours; checked for log scale."""
     curves: dict[str, list[dict]] = {}
     for p in points:
         for key in ("pipeline", "hours", "wer"):
@@ -237,7 +250,7 @@ def _curves(points: list[dict]) -> dict[str, list[dict]]:
                 raise AsrError(f"learning-curve point without {key!r}: {p}")
         if not p["hours"] > 0:
             raise AsrError(f"learning-curve point with hours <= 0 (log scale): {p}")
-        curves.setdefault(p["pipeline"], []).append(p)
+        curves.setdefault(_curve_name(p), []).append(p)
     for name, pts in curves.items():
         pts.sort(key=lambda p: p["hours"])
         hours = [p["hours"] for p in pts]
@@ -247,8 +260,8 @@ def _curves(points: list[dict]) -> dict[str, list[dict]]:
 
 
 def curve_points(decode_dirs) -> list[dict]:
-    """Learning-curve points from scored decode dirs: the curve is the model's pipeline, the size
-    its training hours (both from model.yaml in the decode dir's parent)."""
+    """Learning-curve points from scored decode dirs: the curve is the system (model dir name), the
+    size its training hours (from model.yaml in the decode dir's parent, with the pipeline)."""
     points = []
     for d in map(Path, decode_dirs):
         model_path = d.parent / MODEL_FILE
@@ -257,21 +270,27 @@ def curve_points(decode_dirs) -> list[dict]:
         if model.get("pipeline") is None or train.get("hours") is None:
             raise AsrError(f"{model_path}: needs 'pipeline' and 'train: hours' for a learning-curve point")
         scores = _read_json(d / "scores.json")
-        points.append({"pipeline": model["pipeline"], "hours": float(train["hours"]),
+        points.append({"system": system_name(d.resolve()), "pipeline": model["pipeline"],
+                       "hours": float(train["hours"]),
                        "wer": scores.get("wer"), "ci95": scores.get("ci95"), "decode_dir": str(d)})
     return points
 
 
 def plot_learning_curves(points: list[dict], out_png) -> Path:
-    """WER against training hours (log x), one line per pipeline with its 95% interval band."""
+    """WER against training hours (log x), one line per system with its 95% interval band; systems
+    of one pipeline share its colour and differ in line style."""
     curves = _curves(points)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     try:
+        seen: list[str] = []
         for name, pts in curves.items():
             hours = [p["hours"] for p in pts]
-            colour = _colour(name)
-            ax.plot(hours, [p["wer"] for p in pts], marker="o", color=colour, label=name)
+            pipeline = pts[0].get("pipeline", name)
+            colour = _colour(pipeline)
+            style = LINE_STYLES[seen.count(pipeline) % len(LINE_STYLES)]
+            seen.append(pipeline)
+            ax.plot(hours, [p["wer"] for p in pts], marker="o", color=colour, linestyle=style, label=name)
             banded = [p for p in pts if p.get("ci95") and None not in p["ci95"]]
             if banded:
                 ax.fill_between([p["hours"] for p in banded], [p["ci95"][0] for p in banded],
@@ -340,10 +359,10 @@ def _pair_crossing(name_a: str, a: list[dict], name_b: str, b: list[dict]) -> st
 
 
 def crossing_sentence(points: list[dict]) -> str:
-    """Where the learning curves of each pair of pipelines cross, or that they don't."""
+    """Where the learning curves of each pair of systems cross, or that they don't."""
     curves = _curves(points)
     if len(curves) < 2:
-        return "Only one pipeline was measured: there are no curves to compare."
+        return "Only one system was measured: there are no curves to compare."
     return " ".join(_pair_crossing(a, curves[a], b, curves[b])
                     for a, b in itertools.combinations(curves, 2))
 

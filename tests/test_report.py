@@ -214,19 +214,23 @@ def test_learning_curve_plot_and_report_section(tmp_path, an4_refs):
 
 
 def test_cli_compare_with_learning_curve_from_decode_dirs(tmp_path, an4_refs, capsys):
-    """Nested-subset models: classic degrades less at 0.2 h, ctc less at 0.8 h: the curves cross."""
+    """Nested-subset models laid out as the recipes do (curve/<hours>h/<system>): classic degrades
+    less at 0.2 h, ctc less at 0.8 h, so their curves cross; classic-mono is a second classic curve."""
     dirs = []
-    for pipeline, hours, every in [("classic", 0.2, 6), ("classic", 0.8, 4),
-                                   ("ctc", 0.2, 2), ("ctc", 0.8, 8)]:
-        dirs.append(make_decode_dir(tmp_path, f"{pipeline}-{hours}h", an4_refs, degrade(an4_refs, every),
-                                    model={"pipeline": pipeline, "train": {"hours": hours}}))
+    for system, hours, every in [("classic", 0.2, 6), ("classic", 0.8, 4), ("classic-mono", 0.2, 5),
+                                 ("classic-mono", 0.8, 3), ("ctc", 0.2, 2), ("ctc", 0.8, 8)]:
+        dirs.append(make_decode_dir(tmp_path, f"{hours}h/{system}", an4_refs, degrade(an4_refs, every),
+                                    model={"pipeline": system.split("-")[0], "train": {"hours": hours}}))
     out = tmp_path / "out"
-    assert cli.main(["compare", str(dirs[1]), str(dirs[3]), "--curves", *map(str, dirs), "--out", str(out)]) == 0
+    assert cli.main(["compare", str(dirs[1]), str(dirs[5]), "--curves", *map(str, dirs), "--out", str(out)]) == 0
     points = json.loads((out / "curves.json").read_text())
-    assert [(p["pipeline"], p["hours"]) for p in points] == [("classic", 0.2), ("classic", 0.8),
-                                                             ("ctc", 0.2), ("ctc", 0.8)]
-    assert "classic and ctc cross once" in (out / "report.md").read_text()
+    assert [(p["system"], p["pipeline"], p["hours"]) for p in points] == [
+        ("classic", "classic", 0.2), ("classic", "classic", 0.8), ("classic-mono", "classic", 0.2),
+        ("classic-mono", "classic", 0.8), ("ctc", "ctc", 0.2), ("ctc", "ctc", 0.8)]
+    report_md = (out / "report.md").read_text()
+    assert "classic and ctc cross once" in report_md and "classic-mono and ctc" in report_md
+    assert [row["system"] for row in json.loads((out / "summary.json").read_text())] == ["classic", "ctc"]
     assert (out / "learning_curves.png").read_bytes().startswith(PNG_SIGNATURE)
-    (tmp_path / "classic-0.2h" / "model.yaml").write_text("pipeline: classic\n")
+    (tmp_path / "0.2h" / "classic" / "model.yaml").write_text("pipeline: classic\n")
     assert cli.main(["compare", str(dirs[1]), "--curves", *map(str, dirs), "--out", str(out)]) == 1
     assert "model.yaml: needs 'pipeline' and 'train: hours'" in capsys.readouterr().err

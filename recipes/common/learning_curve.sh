@@ -7,6 +7,7 @@ if run_stage 8 "learning curve over $curve_hours hours"; then
   require "$lang/lexicon.txt" "$lang/lm.arpa" "$exp/data/train/text"
   curve_decodes=()
   for hours in $curve_hours; do
+    largest=()  # after the loop: the systems at the largest size, for the report's table and tests
     point=$exp/curve/${hours}h
     if [ "$hours" = all ]; then
       train=$exp/data/train
@@ -24,9 +25,10 @@ if run_stage 8 "learning curve over $curve_hours hours"; then
         asr decode "$model" "$exp/data/test" --out "$model/decode_test"
       fi
       curve_decodes+=("$model/decode_test")
+      largest+=("$model/decode_test")
     done
   done
-  asr compare "${curve_decodes[@]}" --curves "${curve_decodes[@]}" --out "$exp/curve/report"
+  asr compare "${largest[@]}" --curves "${curve_decodes[@]}" --out "$exp/curve/report"
   cp "$exp/curve/report/report.md" "$exp/LEARNING_CURVE.md"
   echo "learning curve: $exp/curve/report/report.html"
   stage_done 8
