@@ -69,8 +69,9 @@ fi
 if run_stage 5 "train: $(echo $systems)"; then
   require "$lang/lexicon.txt" "$lang/lm.arpa"
   for system in $systems; do
-    # a system trained before is kept (a config added later trains alone); --force true retrains all
-    if [ "$force" != true ] && [ -f "$exp/$system/model.yaml" ]; then
+    # a system trained before is kept, even with --force true (a config added later trains alone);
+    # delete exp/<system> to retrain it
+    if [ -f "$exp/$system/model.yaml" ]; then
       echo "-- $system: trained before"
       continue
     fi
@@ -83,7 +84,7 @@ fi
 if run_stage 6 "decode test"; then
   for system in $systems; do
     require "$exp/$system/model.yaml"
-    if [ "$force" != true ] && [ "$exp/$system/decode_test/scores.json" -nt "$exp/$system/model.yaml" ]; then
+    if [ "$exp/$system/decode_test/scores.json" -nt "$exp/$system/model.yaml" ]; then
       echo "-- $system: decoded before"
       continue
     fi
