@@ -33,6 +33,18 @@ def test_rerunning_finished_stages_does_nothing(yesno_exp):
     assert (yesno_exp / "classic" / "model.yaml").stat().st_mtime_ns == before
 
 
+def test_forced_training_stage_keeps_trained_systems(yesno_exp):
+    """--force reruns stages 5-6, but systems trained and decoded before are kept (a config added
+    later would train alone)."""
+    before = {s: (yesno_exp / s / "model.yaml").stat().st_mtime_ns for s in SYSTEMS}
+    result = run_recipe("yesno", "--exp", str(yesno_exp), "--stage", "5", "--stop-stage", "6",
+                        "--force", "true", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert all(f"-- {s}: trained before" in result.stdout and f"-- {s}: decoded before" in result.stdout
+               for s in SYSTEMS)
+    assert before == {s: (yesno_exp / s / "model.yaml").stat().st_mtime_ns for s in SYSTEMS}
+
+
 def test_a_stage_without_its_inputs_fails_with_one_line(tmp_path, data_root):
     result = run_recipe("yesno", "--exp", str(tmp_path / "exp"), "--stage", "5", timeout=120)
     assert result.returncode == 1
