@@ -89,6 +89,10 @@ class CharUnits(Units):
         text = "".join(self.tokens[i] for i in ids if i != self.blank)
         return " ".join(text.replace(WORD_BOUNDARY, " ").split())
 
+    def spell(self, word: str) -> list[str] | None:
+        """The tokens of one word (its letters), None when a letter is not in the inventory."""
+        return list(word) if word and all(c in self.index for c in word) else None
+
 
 class PieceUnits(Units):
     """SentencePiece pieces; token i is sentencepiece id i - 1 (blank takes index 0)."""
@@ -135,6 +139,13 @@ class PieceUnits(Units):
 
     def decode(self, ids: list[int]) -> str:
         return self.sp.decode([i - 1 for i in ids if i != self.blank])
+
+    def spell(self, word: str) -> list[str] | None:
+        """The pieces SentencePiece segments one word into, None when it needs <unk>."""
+        ids = self.sp.encode(word)
+        if not ids or self.sp.unk_id() in ids:
+            return None
+        return [self.sp.id_to_piece(i) for i in ids]
 
     def save(self, model_dir: Path) -> dict:
         entry = super().save(model_dir)

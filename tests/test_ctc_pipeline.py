@@ -56,6 +56,17 @@ def test_greedy_and_beam_without_lm_agree(chars_model, few):
     assert beam == greedy
 
 
+def test_lexicon_decoder_outputs_only_listed_words(chars_model, few, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(chars_model, model)
+    (model / "lexicon.txt").write_text("NO N OW\nYES Y EH S\nZOO Z UW\n")  # Z: not a trained letter
+    recognizer = load(model)
+    recognizer.configure(decoder="lexicon", lexicon="lexicon.txt", lm_weight=0.0, word_score=0.0)
+    assert set(recognizer.spellings()) == {"NO", "YES"}
+    refs, hyps = transcripts(recognizer, few)
+    assert wer(refs, hyps) == 0.0, hyps
+
+
 def test_word_times_lie_inside_the_audio(chars_model, few):
     recognizer = load(chars_model)
     data_wav = sorted(few.joinpath("wav.scp").read_text().split("\n"))[1].split()[1]
@@ -95,3 +106,5 @@ def test_bad_config_values_are_one_line_errors(few, tmp_path):
         ctc.train({"units": "words"}, few, tmp_path)
     with pytest.raises(AsrError, match="unknown key"):
         ctc.train({"epoch": 3}, few, tmp_path)
+    with pytest.raises(AsrError, match="decoder lexicon needs `lexicon`"):
+        ctc.train({"decoder": "lexicon"}, few, tmp_path)

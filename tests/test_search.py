@@ -392,6 +392,24 @@ def test_confidence_is_mean_frame_posterior():
     assert (hyp.words[0].start, hyp.words[0].end) == pytest.approx((0.0, 0.2))
 
 
+def test_word_boundary_token_as_silence_between_words():
+    """A character model's "|" between words: with silence="|" the search passes it between
+    words (the word after it starts after it); without, the word list cannot explain that frame."""
+    tokens = ["<b>", "|", "a", "b"]
+    path = [2, 2, 1, 1, 3, 0]  # a a | | b blank
+    scores = peaky(path, len(tokens), low=-8.0)
+    spellings = {"A": [["a"]], "B": [["b"]], "AB": [["a", "b"]]}
+    hyp = LexiconSearch(tokens, "<b>", spellings, None, silence="|").search(scores, 0.01)[0]
+    assert hyp.text == "A B" and hyp.score == pytest.approx(0.0, abs=0.01)  # log-softmax: ~-0.001 a frame
+    assert [(round(w.start * 100), round(w.end * 100)) for w in hyp.words] == [(0, 2), (4, 5)]
+    without = LexiconSearch(tokens, "<b>", spellings, None).search(scores, 0.01)[0]
+    assert without.score < hyp.score - 10  # the two "|" frames must be paid for as something else
+    with pytest.raises(AsrError, match="silence token"):
+        LexiconSearch(tokens, "<b>", spellings, None, silence="#")
+    with pytest.raises(AsrError, match="blank or silence"):
+        LexiconSearch(tokens, "<b>", {"BAD": [["a", "|"]]}, None, silence="|")
+
+
 def test_bad_lexicon_and_lm_raise_asr_error(tmp_path):
     tokens = ["<b>", "p", "q"]
     with pytest.raises(AsrError, match="'BAD'.*'z'"):

@@ -39,6 +39,17 @@ def test_sentencepiece_round_trip_and_reload(data_root, tmp_path):
     assert again.encode(texts[5]) == units.encode(texts[5])
 
 
+def test_words_spelled_in_units(data_root):
+    chars = CharUnits.train(an4_texts(data_root))
+    assert chars.spell("ENTER") == ["E", "N", "T", "E", "R"]
+    assert chars.spell("O'CLOCK") is None  # AN4 transcripts have no apostrophe
+    pieces = PieceUnits.train(an4_texts(data_root), vocab_size=30)
+    spelled = pieces.spell("ENTER")
+    assert spelled[0].startswith("\u2581") and "".join(spelled).lstrip("\u2581") == "ENTER"
+    assert all(t in pieces.index for t in spelled)
+    assert pieces.spell("QUIZ!") is None  # "!" only as <unk>
+
+
 def test_bpe_is_an_option(data_root):
     units = PieceUnits.train(an4_texts(data_root), vocab_size=40, model_type="bpe")
     assert units.decode(units.encode("ENTER SIX TWO FOUR")) == "ENTER SIX TWO FOUR"

@@ -1,8 +1,12 @@
 """End-to-end pipeline: 80-bin fbank -> neural encoder -> CTC over characters or SentencePiece
-pieces -> greedy decoding, or beam search with an optional word n-gram LM (no lexicon).
+pieces -> greedy decoding, or beam search with an optional word n-gram LM.
 
 The acoustic model, its training and loading are asr.nn's, shared with the hybrid pipeline; this
-module adds the units (characters or pieces) and the decoding (greedy or LexiconFreeSearch).
+module adds the units (characters or pieces) and the decoding: greedy; `beam`, open vocabulary
+(LexiconFreeSearch: any spelling is a word); or `lexicon`, wav2letter's closed-vocabulary search
+(LexiconSearch over a word list spelled in the model's own units, so no pronunciations: the
+model still learns spelling from audio, but only listed words come out, and word boundaries need
+no "|" from the model).
 """
 from __future__ import annotations
 
@@ -15,19 +19,21 @@ from asr.nn.acoustic import (NN_DEFAULTS, copy_into, model_info, read_train_dev,
                              write_model_info)
 from asr.nn.recognizer import NeuralRecognizer
 from asr.pipelines.config import merge_config
-from asr.search import Hypothesis, LexiconFreeSearch, SearchOptions, greedy_hypothesis
+from asr.lexicon import Lexicon
+from asr.search import Hypothesis, LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_hypothesis
 from asr.units import CharUnits, PieceUnits
 
 UNIT_KINDS = ("chars", "sentencepiece")
-DECODERS = ("greedy", "beam")
+DECODERS = ("greedy", "beam", "lexicon")
 
 DEFAULTS = {
     **NN_DEFAULTS,
     "units": "chars",  # chars | sentencepiece
     "sp_model_type": "unigram",  # sentencepiece: unigram | bpe
     "vocab_size": 30,  # sentencepiece pieces (ESPnet's AN4 recipe uses 30)
-    "decoder": "beam",  # greedy | beam (LexiconFreeSearch, with the word LM when `lm` is given)
+    "decoder": "beam",  # greedy | beam (LexiconFreeSearch, with the word LM when `lm` is given) | lexicon
     "lm": None,  # optional word n-gram LM (ARPA or KenLM binary), copied into the model dir
+    "lexicon": None,  # decoder lexicon: the words it may output (a lexicon file; pronunciations unused)
     "beam_size": 50,
     "beam_size_token": None,  # None: try every unit at every frame
     "beam_threshold": 25.0,
@@ -45,6 +51,8 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         raise AsrError(f"ctc config: units must be one of {', '.join(UNIT_KINDS)}, not {config['units']!r}")
     if config["decoder"] not in DECODERS:
         raise AsrError(f"ctc config: decoder must be one of {', '.join(DECODERS)}, not {config['decoder']!r}")
+    if config["decoder"] == "lexicon" and not config["lexicon"]:
+        raise AsrError("ctc config: decoder lexicon needs `lexicon` (the words it may output)")
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
     train_data, dev_data = read_train_dev(Path(train_dir), Path(dev_dir) if dev_dir else None, config)
@@ -61,9 +69,11 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
 
     info = {"pipeline": "ctc", **model_info(config, model, summary), "units": units.save(exp_dir),
             "decoding": {k: config[k] for k in DECODING_KEYS}}
+    if config["decoder"] == "lexicon":
+        info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     if config["lm"]:
         info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
-        if config["decoder"] == "beam":
+        if config["decoder"] != "greedy":
             recognizer = CtcRecognizer(exp_dir, info, device=config["device"])
             info["decoding"].update(recognizer.tune(dev_data, config["lm_weight_grid"], config["word_score_grid"]))
     write_model_info(exp_dir, info, config)
@@ -76,7 +86,8 @@ def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> "Ct
 
 
 class CtcRecognizer(NeuralRecognizer):
-    """Greedy, or LexiconFreeSearch over the units with the model dir's LM (if any)."""
+    """Greedy, LexiconFreeSearch over the units, or LexiconSearch over the lexicon's words spelled in
+    the units; both searches with the model dir's LM (if any)."""
 
     def decode_log_probs(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
         if self.options.get("decoder", "greedy") == "greedy":
@@ -84,7 +95,20 @@ class CtcRecognizer(NeuralRecognizer):
                                       self.units.word_boundary, self.acoustic.frame_seconds)]
         return super().decode_log_probs(log_probs, nbest)
 
-    def make_search(self, options: SearchOptions) -> LexiconFreeSearch:
+    def make_search(self, options: SearchOptions) -> LexiconFreeSearch | LexiconSearch:
         lm = self.options.get("lm")
+        if self.options.get("decoder") == "lexicon":
+            return LexiconSearch(self.units.tokens, self.units.tokens[self.units.blank], self.spellings(),
+                                 self.model_dir / lm if lm else None, options,
+                                 silence=self.units.word_boundary if self.units.kind == "chars" else None)
         return LexiconFreeSearch(self.units.tokens, self.units.tokens[self.units.blank], self.units.word_boundary,
                                  self.model_dir / lm if lm else None, options)
+
+    def spellings(self) -> dict[str, list[list[str]]]:
+        """The lexicon's words spelled in the model's units; words it cannot spell are left out
+        (a letter the training transcripts never had)."""
+        path = self.model_dir / self.options["lexicon"]
+        spellings = {w: [s] for w in Lexicon.read(path).prons if (s := self.units.spell(w))}
+        if not spellings:
+            raise AsrError(f"{path}: none of its words can be spelled in the model's units")
+        return spellings

@@ -71,12 +71,17 @@ class LexiconSearch:
     """
 
     def __init__(self, tokens: list[str], blank: str, spellings: dict[str, list[list[str]]],
-                 lm_path: str | Path | None, options: SearchOptions | None = None):
+                 lm_path: str | Path | None, options: SearchOptions | None = None, silence: str | None = None):
         self.tokens = list(tokens)
         self.blank = blank
         self.options = options or SearchOptions()
         index = token_index(self.tokens, blank)
         self.blank_id = index[blank]
+        # What may stand between words besides blanks: a word-boundary token (a character model's
+        # "|"); by default only the blank.
+        if silence is not None and silence not in index:
+            raise AsrError(f"search: silence token {silence!r} is not in the token list")
+        self.silence_id = index[silence] if silence is not None else self.blank_id
         if not spellings:
             raise AsrError("search: the lexicon is empty")
         self.words = [w for w in spellings if w != UNK]
@@ -101,8 +106,8 @@ class LexiconSearch:
                 if unknown or not spelling:
                     raise AsrError(f"search: word {word!r} is spelled with unknown token(s) {unknown}"
                                    if unknown else f"search: word {word!r} has an empty spelling")
-                if self.blank in spelling:
-                    raise AsrError(f"search: word {word!r} is spelled with the blank token {self.blank!r}")
+                if self.blank in spelling or self.tokens[self.silence_id] in spelling:
+                    raise AsrError(f"search: word {word!r} is spelled with the blank or silence token")
                 ids = tuple(index[t] for t in spelling)
                 variants.add(ids)
                 self.spelling_ids[label].add(ids)
@@ -140,16 +145,16 @@ class LexiconSearch:
             criterion_type=CriterionType.CTC,
         )
         unk_label = self.word_dict.get_index(UNK)
-        # The silence token is the blank: between words the search emits blank frames.
-        return LexiconDecoder(flashlight_options, self.trie, self.lm, self.blank_id, self.blank_id,
+        # Between words the search emits blank frames, or silence-token frames when there is one.
+        return LexiconDecoder(flashlight_options, self.trie, self.lm, self.silence_id, self.blank_id,
                               unk_label, [], False)
 
     def search(self, scores: np.ndarray, frame_seconds: float) -> list[Hypothesis]:
         """The n-best distinct word sequences (best first) with word times and confidences.
 
-        A word starts at the first non-blank frame after the previous word and ends after the last
-        frame of its last token. Its confidence is the mean frame posterior (softmax over tokens,
-        see frames.frame_posteriors) of the tokens aligned to its non-blank frames.
+        A word starts at the first frame after the previous word that is neither blank nor silence
+        and ends after the last frame of its last token. Its confidence is the mean frame posterior
+        (softmax over tokens, see frames.frame_posteriors) of the tokens aligned to those frames.
         """
         scores = check_scores(scores, len(self.tokens))
         num_frames = scores.shape[0]
@@ -213,7 +218,7 @@ class LexiconSearch:
         for t, label in enumerate(frame_words):
             if label == NO_WORD:
                 continue
-            frames = [f for f in range(word_start, t + 1) if frame_tokens[f] != self.blank_id]
+            frames = [f for f in range(word_start, t + 1) if frame_tokens[f] not in (self.blank_id, self.silence_id)]
             start = frames[0] if frames else t
             confidence = mean_posterior(posteriors, frames, [frame_tokens[f] for f in frames])
             words.append(Word(self.word_dict.get_entry(label), start * frame_seconds,
