@@ -2,6 +2,6 @@
 # listed by --help. `here` is the recipe's folder.
 stage=0          # first stage to run
 stop_stage=100   # last stage to run
-nj=2             # parallel feature jobs
+nj=2             # parallel jobs: feature extraction, and systems trained side by side
 exp=$here/exp    # everything the recipe makes
 force=false      # rerun stages that finished before

@@ -3,6 +3,11 @@
 # LM, then plotted as WER against hours of training data. Sourced after pipeline_stages.sh; needs
 # its variables and `curve_hours` (space-separated sizes in hours; "all" = the whole train set).
 
+train_and_decode() {  # SYSTEM TRAIN_DIR MODEL_DIR
+  [ -f "$3/model.yaml" ] || train_system "$1" "$2" "$dev" "$3"
+  asr decode "$3" "$exp/data/test" --out "$3/decode_test"
+}
+
 if run_stage 8 "learning curve over $curve_hours hours"; then
   require "$lang/lexicon.txt" "$lang/lm.arpa" "$exp/data/train/text"
   curve_decodes=()
@@ -20,14 +25,14 @@ if run_stage 8 "learning curve over $curve_hours hours"; then
       # the whole-set point is the system stages 5-6 made: same data, same config
       [ "$hours" = all ] && [ -f "$exp/$system/decode_test/scores.json" ] && model=$exp/$system
       if [ ! -f "$model/decode_test/scores.json" ]; then
-        echo "-- $hours h: train and decode $system"
-        [ -f "$model/model.yaml" ] || train_system "$system" "$train" "$dev" "$model"
-        asr decode "$model" "$exp/data/test" --out "$model/decode_test"
+        run_job "$hours h: train and decode $system" "$exp/log/curve_${hours}h_$system.log" \
+          train_and_decode "$system" "$train" "$model"
       fi
       curve_decodes+=("$model/decode_test")
       largest+=("$model/decode_test")
     done
   done
+  wait_jobs
   asr compare "${largest[@]}" --curves "${curve_decodes[@]}" --out "$exp/curve/report"
   cp "$exp/curve/report/report.md" "$exp/LEARNING_CURVE.md"
   echo "learning curve: $exp/curve/report/report.html"

@@ -3,7 +3,7 @@
 #   data      the corpus in its upstream layout
 #   conf      directory of system configs: <pipeline>[-<variant>].yaml, e.g. classic.yaml, ctc-bpe.yaml
 #   lm_order  n-gram order; lm_text: extra LM training text files (space separated, may be empty)
-#   exp, nj, stage, stop_stage, force  (options)
+#   exp, nj, stage, stop_stage, force  (options; nj systems train at once in stages 5 and 8)
 # and may define prepare_data() to make $exp/data/{train,dev,test} some other way (the demo synthesises).
 # Stages: 1 prepare, 2 lexicon, 3 LM, 4 features, 5 train, 6 decode, 7 compare (exp/RESULTS.md).
 
@@ -21,6 +21,9 @@ train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
   case $pipeline in
     classic|hybrid) sets+=(--set "lexicon=$lang/lexicon.txt" --set "lm=$lm") ;;
     ctc) sets+=(--set "lm=$lm") ;;
+  esac
+  case $pipeline in
+    ctc|hybrid) sets+=(--set "threads=$(job_threads)") ;;
   esac
   asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" "${sets[@]}"
 }
@@ -75,9 +78,10 @@ if run_stage 5 "train: $(echo $systems)"; then
       echo "-- $system: trained before"
       continue
     fi
-    echo "-- train $system"
-    train_system "$system" "$exp/data/train" "$dev" "$exp/$system"
+    run_job "train $system" "$exp/log/train_$system.log" \
+      train_system "$system" "$exp/data/train" "$dev" "$exp/$system"
   done
+  wait_jobs
   stage_done 5
 fi
 

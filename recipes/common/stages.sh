@@ -29,3 +29,49 @@ require() {  # PATH... : one-line error and exit when an input of the stage is m
 text_only() {  # DATA_DIR OUT : the transcripts of a data dir without utterance ids (LM training text)
   cut -d' ' -f2- "$1/text" > "$2.tmp" && mv "$2.tmp" "$2"
 }
+
+# Background jobs, at most $nj at once: stages 5 and 8 train systems side by side. On a CPU two
+# trainings on one thread each get far more done than one training on both threads (AN4 ctc:
+# 9.3 CPU-minutes on one thread, 30.6 on two while sharing the cores).
+#   run_job NAME LOG COMMAND...   start COMMAND (a shell function is fine), output to LOG
+#   wait_jobs                     wait for all; a failed job is named with its log's last line
+job_names=(); job_logs=()
+
+run_job() {  # NAME LOG COMMAND...
+  local name=$1 log=$2; shift 2
+  if [ "$nj" -le 1 ]; then  # one at a time: in the foreground, progress bars on the terminal
+    echo "-- $name"
+    "$@"
+    return
+  fi
+  while [ "$(jobs -rp | wc -l)" -ge "$nj" ]; do wait -n 2>/dev/null || true; done
+  mkdir -p "$(dirname "$log")"
+  rm -f "$log.status"
+  echo "-- $name: started (log: $log)"
+  ( set +e; "$@" > "$log" 2>&1; echo $? > "$log.status" ) &
+  job_names+=("$name"); job_logs+=("$log")
+}
+
+wait_jobs() {
+  local i failed=0 status
+  wait
+  for i in "${!job_names[@]}"; do
+    status=$(cat "${job_logs[$i]}.status" 2>/dev/null || echo "?")
+    rm -f "${job_logs[$i]}.status"
+    if [ "$status" = 0 ]; then
+      echo "-- ${job_names[$i]}: done"
+    else
+      echo "$0: error: ${job_names[$i]} failed (exit $status, log ${job_logs[$i]}): $(tail -n 1 "${job_logs[$i]}")" >&2
+      failed=1
+    fi
+  done
+  job_names=(); job_logs=()
+  [ "$failed" = 0 ] || exit 1
+}
+
+# torch threads for each neural training when $nj of them share the machine's cores
+job_threads() {
+  local cores
+  cores=$(nproc 2>/dev/null || echo 1)
+  echo $(( cores / nj > 0 ? cores / nj : 1 ))
+}
