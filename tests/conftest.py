@@ -36,6 +36,6 @@ def yesno_exp(data_root, tmp_path_factory) -> Path:
     """
     reuse = os.environ.get("ASR_TEST_YESNO_EXP")
     exp = Path(reuse) if reuse else tmp_path_factory.mktemp("yesno") / "exp"
-    result = run_recipe("yesno", "--exp", str(exp), "--nj", "1")
+    result = run_recipe("yesno", "--exp", str(exp))  # --nj 2: systems train side by side
     assert result.returncode == 0, f"yesno recipe failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return exp

@@ -54,3 +54,69 @@ def test_a_stage_without_its_inputs_fails_with_one_line(tmp_path, data_root):
 def test_unknown_option_is_rejected(tmp_path):
     result = run_recipe("yesno", "--exp", str(tmp_path), "--no-such-option", "1", timeout=60)
     assert result.returncode == 2 and "unknown option --no-such-option" in result.stderr
+
+
+def test_failed_background_job_is_named_with_its_log(tmp_path):
+    """Stage 5 and 8 trainings run as background jobs; one that fails stops the recipe with one
+    line naming it, its exit status, its log and the log's last line, after the others finish."""
+    import subprocess
+
+    from conftest import REPO
+
+    script = f"""
+        set -euo pipefail
+        nj=2; here={REPO}/recipes/yesno; exp={tmp_path}
+        . {REPO}/recipes/common/stages.sh
+        run_job good {tmp_path}/good.log bash -c 'echo fine'
+        run_job bad {tmp_path}/bad.log bash -c 'echo first; echo "no lexicon entry for FOO"; exit 3'
+        run_job third {tmp_path}/third.log true
+        wait_jobs
+        echo unreachable
+    """
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "unreachable" not in result.stdout
+    assert "-- good: done" in result.stdout and "-- third: done" in result.stdout
+    error, = result.stderr.strip().splitlines()
+    assert f"bad failed (exit 3, log {tmp_path}/bad.log): no lexicon entry for FOO" in error
+
+
+def _pool_copy(src, dst):
+    """The same recordings under new utterance and speaker ids: a second corpus to pool in."""
+    dst.mkdir(parents=True)
+    for name in ("text", "wav.scp", "utt2spk", "spk2utt"):
+        lines = []
+        for line in (src / name).read_text().splitlines():
+            fields = line.split(" ", 1)
+            if name in ("utt2spk", "spk2utt"):
+                fields[1] = " ".join("pool_" + f for f in fields[1].split())
+            lines.append(" ".join(["pool_" + fields[0]] + fields[1:]))
+        (dst / name).write_text("\n".join(lines) + "\n")
+
+
+def _train_hours(model_dir):
+    import yaml
+
+    return yaml.safe_load((model_dir / "model.yaml").read_text())["train"]["hours"]
+
+
+def test_learning_curve_trains_subsets_and_a_pooled_point(yesno_exp, tmp_path):
+    _pool_copy(yesno_exp / "data" / "train", tmp_path / "pool")
+    result = run_recipe("yesno", "--exp", str(yesno_exp), "--stage", "8", "--learning-curve", "true",
+                        "--curve-hours", "0.02 all", "--curve-pool", str(tmp_path / "pool"), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the whole-set point is the stage-5 system, not trained again
+    assert not any(f"all h: train and decode {s}" in result.stdout for s in SYSTEMS)
+    curve = yesno_exp / "curve"
+    hours = {}
+    for point in ("0.02h", "pooled"):
+        for system in SYSTEMS:
+            scores = json.loads((curve / point / system / "decode_test" / "scores.json").read_text())
+            assert scores["words"] == 240
+            hours[point, system] = _train_hours(curve / point / system)
+    whole = _train_hours(yesno_exp / "classic")
+    for system in SYSTEMS:
+        assert 0.01 < hours["0.02h", system] <= 0.025
+        assert abs(hours["pooled", system] - 2 * whole) < 1e-3
+    report = (yesno_exp / "LEARNING_CURVE.md").read_text()
+    assert "cross" in report and (curve / "report" / "report.html").is_file()
