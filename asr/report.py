@@ -296,7 +296,10 @@ def plot_learning_curves(points: list[dict], out_png) -> Path:
                 ax.fill_between([p["hours"] for p in banded], [p["ci95"][0] for p in banded],
                                 [p["ci95"][1] for p in banded], color=colour, alpha=0.2, linewidth=0)
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(_plain_number_formatter())  # 0.1, 1, 10 rather than 10^-1
+        # ticks at the measured sizes, as plain numbers (0.2 rather than 2x10^-1)
+        ax.set_xticks(sorted({float(f"{p['hours']:.2g}") for pts in curves.values() for p in pts}))
+        ax.xaxis.set_major_formatter(_plain_number_formatter())
+        ax.xaxis.set_minor_formatter(_no_labels())
         ax.set_xlabel("training data (hours, log scale)")
         ax.set_ylabel("WER (%)")
         ax.set_title("Learning curves: WER against training hours (bands: 95% intervals)")
@@ -312,7 +315,13 @@ def plot_learning_curves(points: list[dict], out_png) -> Path:
 def _plain_number_formatter():
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda x, _: f"{x:g}")
+    return FuncFormatter(lambda x, _: f"{x:.2g}" if x < 10 else f"{x:.0f}")
+
+
+def _no_labels():
+    from matplotlib.ticker import NullFormatter
+
+    return NullFormatter()
 
 
 def _hours(h: float) -> str:
