@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=""          # the kathleen/ tree with data/*.flac + *.txt (default: ../shared/data/kathleen)
 lm_dir=""        # folder with ljspeech_metadata.norm.txt, arctic_prompts.train.norm.txt (default: ../shared/data/lm_text)
 learning_curve=false          # stage 8: WER against hours of training data
-curve_hours="0.1 0.3 all"     # nested training subsets, in hours ("all" = the whole 1.2 h)
+curve_hours="0.1 0.3 all"     # nested training subsets, in hours ("all" = the whole 1.1 h)
 pool_an4=""      # the an4/ tree whose training set the curve pools in (default: ../shared/data/an4 if there; "none": no pooled point)
 . "$here/../common/parse_options.sh"
 . "$here/../common/env.sh"
