@@ -32,7 +32,7 @@ text_only() {  # DATA_DIR OUT : the transcripts of a data dir without utterance 
 
 # Background jobs, at most $nj at once: stages 5 and 8 train systems side by side. On a CPU two
 # trainings on one thread each get far more done than one training on both threads (AN4 ctc:
-# 9.3 CPU-minutes on one thread, 30.6 on two while sharing the cores).
+# 8.7-9.3 CPU-minutes on one thread, 30.6 on two while sharing the cores).
 #   run_job NAME LOG COMMAND...   start COMMAND (a shell function is fine), output to LOG
 #   wait_jobs                     wait for all; a failed job is named with its log's last line
 job_names=(); job_logs=()

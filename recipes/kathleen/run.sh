@@ -3,7 +3,7 @@
 # Prompt-disjoint split: prompts whose number is divisible by 10 are the test set. The LM is
 # trained on LJSpeech transcripts and the ARCTIC *training* prompts (never the test prompts).
 # With --learning-curve, stage 8 trains every system on nested subsets of the training data and
-# once more on the whole set pooled with AN4's training set (67 more speakers, 0.66 h), and plots
+# once more on the whole set pooled with AN4's training set (67 more speakers, 0.64 h), and plots
 # WER on kathleen's test set against hours.
 #
 #   recipes/kathleen/run.sh [--stage N] [--stop-stage M] [--data DIR] [--lm-dir DIR] [--nj N] [--exp DIR]
