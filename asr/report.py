@@ -281,6 +281,8 @@ def plot_learning_curves(points: list[dict], out_png) -> Path:
     of one pipeline share its colour and differ in line style."""
     curves = _curves(points)
     plt = _pyplot()
+    from matplotlib.ticker import NullFormatter
+
     fig, ax = plt.subplots(figsize=(8, 4.5))
     try:
         seen: list[str] = []
@@ -299,7 +301,7 @@ def plot_learning_curves(points: list[dict], out_png) -> Path:
         # ticks at the measured sizes, as plain numbers (0.2 rather than 2x10^-1)
         ax.set_xticks(sorted({float(f"{p['hours']:.2g}") for pts in curves.values() for p in pts}))
         ax.xaxis.set_major_formatter(_plain_number_formatter())
-        ax.xaxis.set_minor_formatter(_no_labels())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("training data (hours, log scale)")
         ax.set_ylabel("WER (%)")
         ax.set_title("Learning curves: WER against training hours (bands: 95% intervals)")
@@ -316,12 +318,6 @@ def _plain_number_formatter():
     from matplotlib.ticker import FuncFormatter
 
     return FuncFormatter(lambda x, _: f"{x:.2g}" if x < 10 else f"{x:.0f}")
-
-
-def _no_labels():
-    from matplotlib.ticker import NullFormatter
-
-    return NullFormatter()
 
 
 def _hours(h: float) -> str:

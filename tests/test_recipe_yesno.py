@@ -118,5 +118,9 @@ def test_learning_curve_trains_subsets_and_a_pooled_point(yesno_exp, tmp_path):
     for system in SYSTEMS:
         assert 0.01 < hours["0.02h", system] <= 0.025
         assert abs(hours["pooled", system] - 2 * whole) < 1e-3
-    report = (yesno_exp / "LEARNING_CURVE.md").read_text()
-    assert "cross" in report and (curve / "report" / "report.html").is_file()
+    # the plotted curves: three points per system, the pooled one the largest
+    points = json.loads((curve / "report" / "curves.json").read_text())
+    for system in SYSTEMS:
+        plotted = sorted(p["hours"] for p in points if p["system"] == system)
+        assert plotted == sorted([hours["0.02h", system], _train_hours(yesno_exp / system), hours["pooled", system]])
+    assert "cross" in (yesno_exp / "LEARNING_CURVE.md").read_text()

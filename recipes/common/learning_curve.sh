@@ -13,11 +13,7 @@ train_and_decode() {  # SYSTEM TRAIN_DIR MODEL_DIR LANG_DIR
 }
 
 pooled_lang() {  # DIR : the recipe's lexicon plus the pooled corpus's words, the same LM
-  if [ ! -f "$1/lexicon.txt" ]; then
-    local text_args=()
-    [ -z "$lm_text" ] || text_args=(--text $lm_text)
-    asr lexicon build --data "$exp/data/train" "$dev" "$curve_pool" "${text_args[@]}" --out "$1/lexicon.txt"
-  fi
+  [ -f "$1/lexicon.txt" ] || build_lexicon "$1/lexicon.txt" "$curve_pool"
   for f in lm.arpa lm.bin; do
     [ ! -f "$lang/$f" ] || ln -sf "$lang/$f" "$1/$f"
   done

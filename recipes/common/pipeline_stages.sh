@@ -43,11 +43,15 @@ fi
 dev=$exp/data/dev
 [ -d "$dev" ] || dev=$exp/data/train  # one-speaker corpora without a dev set tune on train
 
+build_lexicon() {  # OUT [DATA_DIR...] : the words of train, dev, the LM text and any extra data dirs
+  local out=$1 text_args=(); shift
+  [ -z "$lm_text" ] || text_args=(--text $lm_text)
+  asr lexicon build --data "$exp/data/train" "$dev" "$@" "${text_args[@]}" --out "$out"
+}
+
 if run_stage 2 "pronunciation lexicon"; then
   require "$exp/data/train/text"
-  text_args=()
-  [ -z "$lm_text" ] || text_args=(--text $lm_text)
-  asr lexicon build --data "$exp/data/train" "$dev" "${text_args[@]}" --out "$lang/lexicon.txt"
+  build_lexicon "$lang/lexicon.txt"
   stage_done 2
 fi
 
