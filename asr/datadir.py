@@ -4,20 +4,25 @@ wav.scp paths are used as written (absolute, or relative to the working director
 `asr prepare` writes absolute paths.
 
 A data dir is the unit every stage passes around (DESIGN.md, "Formats"). Files are sorted by
-utterance id; `text` is upper case. Reading is strict where a mistake would silently change
+utterance id; `text` is upper case (asr.corpora.text_norm's case rule). Any whitespace (spaces,
+TABs) may separate a key from its value; CRLF line endings are accepted; bytes that are not
+UTF-8 are an error naming the file and line (asr.fileio.read_table). Reading is strict where a mistake would silently change
 results (duplicate ids, malformed lines) and `validate` reports every remaining problem with
 its file and line.
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr.corpora.text_norm import case_problem
 from asr.errors import AsrError
 from asr.fileio import read_map, read_table, write_map
 
+SEGMENT_END_TOLERANCE = 0.01  # seconds a segment may end past its audio (rounded times, as Kaldi allows)
 SUBSET_SEED = 0  # default seed of `subset`: the same call gives the same subset on every machine
 
 
@@ -84,7 +89,7 @@ def read_datadir(path: str | os.PathLike, require_text: bool = False) -> DataDir
     data.wav = read_map(path / "wav.scp")
     data.utt2spk = read_map(path / "utt2spk")
     if (path / "text").is_file():
-        data.text = read_map(path / "text", min_fields=1)
+        data.text = read_transcripts(path / "text")
     if (path / "segments").is_file():
         for lineno, utt, rest in read_table(path / "segments"):
             fields = rest.split()
@@ -108,6 +113,27 @@ def write_datadir(data: DataDir, path: str | os.PathLike) -> None:
         write_map(path / "segments", {u: f"{s.recording} {s.start:.3f} {s.end:.3f}" for u, s in data.segments.items()})
 
 
+def read_transcripts(path: str | os.PathLike) -> dict[str, str]:
+    """A Kaldi `text` file (a data dir's, or a reference or hypothesis file): utterance id ->
+    words, single-spaced. A duplicate id or lower-case text is an AsrError naming the line."""
+    out: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for lineno, utt, words in read_table(path, min_fields=1):
+        if utt in out:
+            raise AsrError(f"{path}:{lineno}: duplicate utterance id {utt!r} (first at line {first_line[utt]})")
+        problem = case_problem(words)
+        if problem:
+            raise AsrError(f"{path}:{lineno}: {problem}")
+        out[utt] = " ".join(words.split())
+        first_line[utt] = lineno
+    return out
+
+
+# What the keys of each file are, for messages ("duplicate utterance id ...").
+KEY_KIND = {"wav.scp": "utterance id", "utt2spk": "utterance id", "text": "utterance id",
+            "spk2utt": "speaker id", "segments": "utterance id"}
+
+
 def validate_datadir(path: str | os.PathLike, check_audio: bool = True) -> list[str]:
     """Every problem of a data dir on disk as 'file:line: message' strings (empty if valid)."""
     path = Path(path)
@@ -123,19 +149,16 @@ def validate_datadir(path: str | os.PathLike, check_audio: bool = True) -> list[
             continue
         try:
             tables[name] = read_table(file, min_fields=1)
-        except (AsrError, UnicodeDecodeError) as e:
-            problems.append(str(e) if isinstance(e, AsrError) else f"{file}: not UTF-8 text")
+        except AsrError as e:
+            problems.append(str(e))
             continue
-        keys = [k for _, k, _ in tables[name]]
-        for (lineno, key, value), prev in zip(tables[name][1:], keys):
-            if key <= prev:
-                what = "duplicate" if key == prev else "not sorted"
-                problems.append(f"{file}:{lineno}: {what} key {key!r} after {prev!r}")
+        kind = "recording id" if name == "wav.scp" and (path / "segments").is_file() else KEY_KIND[name]
+        problems += _order_problems(file, tables[name], kind)
         for lineno, key, value in tables[name]:
             if name == "text" and not value.strip():
                 problems.append(f"{file}:{lineno}: empty transcript for {key!r}")
-            elif name == "text" and value != value.upper():
-                problems.append(f"{file}:{lineno}: transcript is not upper case")
+            elif name == "text" and case_problem(value):
+                problems.append(f"{file}:{lineno}: {case_problem(value)}")
             elif name != "text" and not value:
                 problems.append(f"{file}:{lineno}: no value for {key!r}")
     if "utt2spk" not in tables:
@@ -162,20 +185,70 @@ def validate_datadir(path: str | os.PathLike, check_audio: bool = True) -> list[
                 problems.append(f"{path / 'spk2utt'}:{n}: speaker {spk!r} does not match utt2spk")
         for spk in derived.keys() - listed.keys():
             problems.append(f"{path / 'spk2utt'}: speaker {spk!r} from utt2spk is missing")
-    if "segments" in tables and "wav.scp" in tables:
-        recs = {k for _, k, _ in tables["wav.scp"]}
-        for n, u, rest in tables["segments"]:
-            fields = rest.split()
-            if len(fields) != 3:
-                problems.append(f"{path / 'segments'}:{n}: expected '<utt> <recording> <start> <end>'")
-            elif fields[0] not in recs:
-                problems.append(f"{path / 'segments'}:{n}: recording {fields[0]!r} is not in wav.scp")
     if check_audio and "wav.scp" in tables:
         for n, key, audio in tables["wav.scp"]:
             if audio.endswith("|"):
                 problems.append(f"{path / 'wav.scp'}:{n}: pipes are not supported; give a file path")
             elif audio and not Path(audio).is_file():
                 problems.append(f"{path / 'wav.scp'}:{n}: audio file {audio} does not exist")
+    if "segments" in tables and "wav.scp" in tables:
+        recordings = {k: v for _, k, v in tables["wav.scp"]}
+        problems += _segment_problems(path / "segments", tables["segments"], recordings, check_audio)
+    return problems
+
+
+def _order_problems(file: Path, rows: list[tuple[int, str, str]], kind: str) -> list[str]:
+    """Duplicate keys (named as such, wherever the first one is) and keys out of sorted order."""
+    problems = []
+    first_line: dict[str, int] = {}
+    prev = None
+    for lineno, key, _ in rows:
+        if key in first_line:
+            problems.append(f"{file}:{lineno}: duplicate {kind} {key!r} (first at line {first_line[key]})")
+            continue
+        if prev is not None and key < prev:
+            problems.append(f"{file}:{lineno}: not sorted: {key!r} after {prev!r} (sort with LC_ALL=C sort)")
+        first_line[key] = lineno
+        prev = key
+    return problems
+
+
+def _segment_problems(file: Path, rows: list[tuple[int, str, str]], recordings: dict[str, str],
+                      check_audio: bool) -> list[str]:
+    """Malformed lines, unknown recordings, end <= start, negative start and, when `check_audio`,
+    segments that end past their recording's audio."""
+    from asr.audio import duration_seconds
+
+    problems = []
+    durations: dict[str, float | None] = {}
+    for n, utt, rest in rows:
+        fields = rest.split()
+        try:
+            recording, start, end = fields[0], float(fields[1]), float(fields[2])
+            if len(fields) != 3 or not (math.isfinite(start) and math.isfinite(end)):
+                raise ValueError
+        except (IndexError, ValueError):
+            problems.append(f"{file}:{n}: expected '<utt> <recording> <start> <end>' (times in seconds)")
+            continue
+        if recording not in recordings:
+            problems.append(f"{file}:{n}: recording {recording!r} is not in wav.scp")
+            continue
+        if start < 0:
+            problems.append(f"{file}:{n}: segment {utt!r} starts before 0 ({start:g} s)")
+        if end <= start:
+            problems.append(f"{file}:{n}: segment {utt!r} ends at {end:g} s, not after its start ({start:g} s)")
+        audio = recordings[recording]
+        if check_audio and Path(audio).is_file():
+            if recording not in durations:
+                try:
+                    durations[recording] = duration_seconds(audio)
+                except AsrError as e:
+                    problems.append(str(e))
+                    durations[recording] = None
+            duration = durations[recording]
+            if duration is not None and end > duration + SEGMENT_END_TOLERANCE:
+                problems.append(f"{file}:{n}: segment {utt!r} ends at {end:g} s, past the end of "
+                                f"{audio} ({duration:.3f} s)")
     return problems
 
 

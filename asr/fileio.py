@@ -33,25 +33,41 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
-def read_table(path: str | os.PathLike, min_fields: int = 2) -> list[tuple[int, str, str]]:
-    """Read a Kaldi table (`<key> <value...>`) as (line number, key, rest-of-line) triples.
-
-    Blank lines are skipped; a line with fewer than `min_fields` fields is an error naming the line.
-    `min_fields=1` allows an empty value (e.g. an empty hypothesis in a `text` file).
-    """
+def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file, line endings (LF or CRLF) and trailing whitespace
+    removed. Bytes that are not UTF-8 are an AsrError naming the file and line. The one way text
+    files (Kaldi tables, LM text, hypotheses) are read, so every reader fails the same way."""
     path = Path(path)
     if not path.is_file():
         raise AsrError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise AsrError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
+                               f"{e.start + 1}); convert the file to UTF-8") from None
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
+            yield lineno, line.rstrip()
+
+
+def read_table(path: str | os.PathLike, min_fields: int = 2) -> list[tuple[int, str, str]]:
+    """Read a Kaldi table (`<key> <value...>`) as (line number, key, rest-of-line) triples.
+
+    Any whitespace (spaces, TABs, several) separates the key from the rest; leading and trailing
+    whitespace and CRLF line endings are dropped. Blank lines are skipped; a line with fewer than
+    `min_fields` fields is an error naming the line.
+    `min_fields=1` allows an empty value (e.g. an empty hypothesis in a `text` file).
+    """
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            parts = line.split(maxsplit=1)
-            if len(parts) < min_fields:
-                raise AsrError(f"{path}:{lineno}: expected '<key> <value>', got {line!r}")
-            rows.append((lineno, parts[0], parts[1].strip() if len(parts) > 1 else ""))
+    for lineno, line in read_lines(path):
+        parts = line.split(maxsplit=1)
+        if not parts:
+            continue
+        if len(parts) < min_fields:
+            raise AsrError(f"{path}:{lineno}: expected '<key> <value>', got {line!r}")
+        rows.append((lineno, parts[0], parts[1].strip() if len(parts) > 1 else ""))
     return rows
 
 

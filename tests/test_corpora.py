@@ -147,7 +147,7 @@ def test_librispeech_layout(data_root, tmp_path):
     train = read_datadir(out["train"])
     assert train.utts == ["19-198-0000", "19-198-0001", "26-495-0000"]
     assert train.utt2spk["26-495-0000"] == "26"
-    assert train.text["19-198-0001"] == "HELLO WORLD NUMBER 1 IT'S FINE"
+    assert train.text["19-198-0001"] == "HELLO WORLD NUMBER ONE IT'S FINE"
     assert read_datadir(out["test"]).utt2spk == {"1089-134686-0000": "1089"}
     for path in out.values():
         assert validate_datadir(path) == []

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 from asr.corpora.download import DOWNLOADABLE, download
-from asr.datadir import write_datadir, validate_datadir
 from asr.errors import AsrError
 
 CORPORA = ("yesno", "an4", "fsdd", "kathleen", "librispeech")
@@ -37,6 +36,8 @@ def load(corpus: str, src: str | os.PathLike):
 
 def prepare(corpus: str, src: str | os.PathLike, out: str | os.PathLike) -> dict[str, Path]:
     """Write one Kaldi data dir per split under `out`; return {split: path}."""
+    from asr.datadir import validate_datadir, write_datadir  # here: asr.datadir imports asr.corpora.text_norm
+
     splits = load(corpus, src)
     out = Path(out)
     written = {}

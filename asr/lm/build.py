@@ -10,7 +10,7 @@ from asr.errors import AsrError
 from asr.lm import kenlm_tools
 from asr.lm.arpa import write_arpa
 from asr.lm.kneser_ney import estimate
-from asr.lm.text import read_sentences, read_vocab, restrict_to_vocab
+from asr.lm.text import read_datadir_sentences, read_sentences, read_vocab, restrict_to_vocab
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,8 @@ MIN_ORDER = 2  # kenlm.Model and flashlight's KenLM refuse unigram models
 
 
 def build_lm(text_files: Iterable[str | os.PathLike], order: int, out_arpa: str | os.PathLike,
-             tool: str = "auto", vocab: str | os.PathLike | Iterable[str] | None = None) -> Path:
+             tool: str = "auto", vocab: str | os.PathLike | Iterable[str] | None = None,
+             data_dirs: Iterable[str | os.PathLike] = ()) -> Path:
     """Estimate an interpolated modified Kneser-Ney n-gram LM and write it as ARPA.
 
     tool: "lmplz" (KenLM's, must be installed), "builtin" (ours, pure Python), or "auto" (lmplz
@@ -28,18 +29,20 @@ def build_lm(text_files: Iterable[str | os.PathLike], order: int, out_arpa: str 
     the text outside it are mapped to <unk> before counting. An error if none is shared.
     A KenLM binary (`X.bin` for `X.arpa`) is written beside the ARPA when build_binary is found;
     a stale one is removed otherwise. Returns the ARPA path.
+    data_dirs: Kaldi data dirs whose `text` transcripts (ids stripped) are added to the text files'.
     """
     if tool not in TOOLS:
         raise AsrError(f"unknown LM tool {tool!r} (choose from {', '.join(TOOLS)})")
     if order < MIN_ORDER:
         raise AsrError(f"n-gram order must be at least {MIN_ORDER} (KenLM cannot load unigram models), got {order}")
     text_files = [Path(p) for p in text_files]
-    if not text_files:
-        raise AsrError("no LM text files given")
+    data_dirs = [Path(d) for d in data_dirs]
+    if not text_files and not data_dirs:
+        raise AsrError("no LM text files or data dirs given")
     out_arpa = Path(out_arpa)
-    source = ", ".join(str(p) for p in text_files)
+    source = ", ".join(str(p) for p in text_files + [d / "text" for d in data_dirs])
 
-    sentences = read_sentences(text_files)
+    sentences = read_sentences(text_files) + read_datadir_sentences(data_dirs)
     if not sentences:
         raise AsrError(f"{source}: no sentences (every line is empty)")
     if vocab is not None:

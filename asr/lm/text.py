@@ -1,7 +1,9 @@
 """LM training text and vocabularies: sentences in, words outside the vocabulary mapped to <unk>.
 
 Conventions (shared by our estimator and lmplz, so that both see the same sentences):
-- one sentence per line, words separated by whitespace, case kept as written;
+- one sentence per line, words separated by whitespace, upper case (lower-case text is refused:
+  the case rule of asr.corpora.text_norm);
+- a Kaldi data dir's `text` gives its transcripts, utterance ids stripped;
 - `<s>` and `</s>` written in the text are dropped (the estimator adds the boundaries itself),
   like lmplz's --skip_symbols; a literal `<unk>` is kept as the unknown word;
 - blank lines (and lines holding only boundary markers) are skipped: lmplz would count them as
@@ -14,7 +16,9 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from asr.corpora.text_norm import case_problem
 from asr.errors import AsrError
+from asr.fileio import read_lines, read_table
 
 BOS = "<s>"
 EOS = "</s>"
@@ -32,14 +36,34 @@ def read_sentences(paths: Iterable[str | os.PathLike]) -> list[list[str]]:
         path = Path(path)
         if not path.is_file():
             raise AsrError(f"{path}: no such text file")
-        try:
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    words = [w for w in line.split() if w != BOS and w != EOS]
-                    if words:
-                        sentences.append(words)
-        except UnicodeDecodeError as e:
-            raise AsrError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        sentences += _sentences(path, read_lines(path))
+    return sentences
+
+
+def read_datadir_sentences(data_dirs: Iterable[str | os.PathLike]) -> list[list[str]]:
+    """The transcripts of Kaldi data dirs' `text` files, utterance ids stripped (any whitespace
+    after the id), in file order."""
+    sentences = []
+    for data_dir in data_dirs:
+        text = Path(data_dir) / "text"
+        if not Path(data_dir).is_dir():
+            raise AsrError(f"{data_dir}: no such data directory")
+        if not text.is_file():
+            raise AsrError(f"{data_dir}: data dir has no text file")
+        sentences += _sentences(text, ((n, rest) for n, _, rest in read_table(text, min_fields=1)))
+    return sentences
+
+
+def _sentences(path: Path, lines: Iterable[tuple[int, str]]) -> list[list[str]]:
+    """Sentences of numbered lines; lower-case text is refused (asr.corpora.text_norm's case rule)."""
+    sentences = []
+    for lineno, line in lines:
+        problem = case_problem(line)
+        if problem:
+            raise AsrError(f"{path}:{lineno}: {problem}")
+        words = [w for w in line.split() if w != BOS and w != EOS]
+        if words:
+            sentences.append(words)
     return sentences
 
 
@@ -53,11 +77,10 @@ def read_vocab(source: str | os.PathLike | Iterable[str]) -> set[str]:
         if not path.is_file():
             raise AsrError(f"{path}: no such lexicon or word list")
         words = set()
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                fields = line.split(maxsplit=1)
-                if fields:
-                    words.add(_VARIANT_SUFFIX.sub("", fields[0]))
+        for _, line in read_lines(path):
+            fields = line.split(maxsplit=1)
+            if fields:
+                words.add(_VARIANT_SUFFIX.sub("", fields[0]))
     else:
         words = set(source)
     return words - set(SPECIAL_WORDS)
