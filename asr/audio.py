@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (full scale is 1.0)
 CLIP_WARN_FRACTION = 0.001  # warn when more than one sample in a thousand is clipped
+# File suffixes taken as audio when a folder is searched (formats libsndfile reads).
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".sph", ".opus"}
 
 
 def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:

@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.audio import audio_info, load_audio, resample, to_mono
+from asr.audio import AUDIO_SUFFIXES, audio_info, load_audio, resample, to_mono
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.formats import render
@@ -23,7 +23,6 @@ from asr.pipelines import read_model_info
 from asr.search import Hypothesis
 
 MAX_CHUNK_SECONDS = 20.0  # twenty seconds: longer audio is split at pauses (training utterances are shorter)
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".sph", ".opus"}
 
 
 @dataclass
