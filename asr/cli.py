@@ -44,14 +44,26 @@ def add_data_commands(sub) -> None:
     p.add_argument("--no-audio-check", action="store_true", help="skip checking audio files exist")
     p.set_defaults(func=run_validate_data)
 
-    p = sub.add_parser("subset-data", help="random nested subset of a data dir by utterances or hours")
+    p = sub.add_parser("subset-data", help="subset of a data dir: random (nested) by utterances, hours or "
+                                           "speakers, or by a list, or all but another data dir's utterances")
     p.add_argument("src")
     p.add_argument("out")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--utts", type=int, help="number of utterances")
-    g.add_argument("--hours", type=float, help="hours of audio")
+    g.add_argument("--utts", type=int, help="number of random utterances")
+    g.add_argument("--hours", type=float, help="hours of audio (random utterances)")
+    g.add_argument("--speakers", type=int, metavar="N", help="N random speakers with all their utterances")
+    g.add_argument("--speaker-list", metavar="FILE", help="the speakers listed in FILE (first field per line)")
+    g.add_argument("--utt-list", metavar="FILE", help="the utterances listed in FILE (first field per line)")
+    g.add_argument("--exclude", metavar="DATA_DIR", help="the utterances not in DATA_DIR (e.g. train minus dev)")
     p.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0); same seed = nested subsets")
     p.set_defaults(func=run_subset_data)
+
+    p = sub.add_parser("normalize-text", help="normalise transcripts as `asr prepare folder` does: upper case, "
+                                              "no punctuation, numbers in words")
+    p.add_argument("src", help="text file: one sentence per line, or a Kaldi `text` file with --kaldi")
+    p.add_argument("out", help="normalised file to write (may be SRC)")
+    p.add_argument("--kaldi", action="store_true", help="each line starts with an utterance id: keep it as it is")
+    p.set_defaults(func=run_normalize_text)
 
     p = sub.add_parser("combine-data", help="union of data dirs")
     p.add_argument("out")
@@ -73,12 +85,29 @@ def run_validate_data(args) -> int:
 
 
 def run_subset_data(args) -> int:
-    from asr.datadir import check_datadir, subset, write_datadir
+    from asr.datadir import (check_datadir, exclude, keep_listed, read_id_list, subset, subset_speakers,
+                             write_datadir)
 
     data = check_datadir(args.src, check_audio=False)
-    out = subset(data, num_utts=args.utts, hours=args.hours, seed=args.seed)
+    if args.speakers is not None:
+        out = subset_speakers(data, args.speakers, seed=args.seed)
+    elif args.speaker_list or args.utt_list:
+        listed = args.speaker_list or args.utt_list
+        out = keep_listed(data, read_id_list(listed), "speaker" if args.speaker_list else "utt", listed)
+    elif args.exclude:
+        out = exclude(data, check_datadir(args.exclude, check_audio=False))
+    else:
+        out = subset(data, num_utts=args.utts, hours=args.hours, seed=args.seed)
     write_datadir(out, args.out)
-    print(f"{args.out}: {len(out)} utterances")
+    print(f"{args.out}: {len(out)} utterances, {len(out.spk2utt)} speakers")
+    return 0
+
+
+def run_normalize_text(args) -> int:
+    from asr.corpora.text_norm import normalize_file
+
+    changed, total = normalize_file(args.src, args.out, kaldi=args.kaldi)
+    print(f"{args.out}: {changed} of {total} lines changed by normalisation")
     return 0
 
 
@@ -95,10 +124,16 @@ def run_combine_data(args) -> int:
 
 def add_corpus_commands(sub) -> None:
     """`asr prepare CORPUS SRC OUT` and `asr download CORPUS DEST`."""
-    p = sub.add_parser("prepare", help="write Kaldi data dirs OUT/{train,dev,test} from a corpus in its upstream layout")
-    p.add_argument("corpus", help="yesno, an4, fsdd, kathleen or librispeech")
-    p.add_argument("src", help="the corpus root as downloaded (e.g. ../shared/data/an4)")
-    p.add_argument("out", help="output folder; one data dir per split is written under it")
+    p = sub.add_parser("prepare", help="write Kaldi data dirs OUT/{train,dev,test} from a corpus in its upstream "
+                                       "layout, or (folder) one data dir OUT from your own audio and transcripts")
+    p.add_argument("corpus", help="yesno, an4, fsdd, kathleen or librispeech; or folder: SRC is a folder of audio "
+                                  "files with same-named .txt transcripts, or a CSV/TSV of path,text")
+    p.add_argument("src", help="the corpus root as downloaded (e.g. ../shared/data/an4), or your folder / CSV")
+    p.add_argument("out", help="output folder; one data dir per split is written under it (folder: OUT is the data dir)")
+    p.add_argument("--speaker-pattern", metavar="REGEX",
+                   help="folder only: the speaker is REGEX's first group in the file name (without suffix), "
+                        "e.g. '^[0-9]+_([a-z]+)_' (default: a CSV speaker column, else the parent folder's name)")
+    p.add_argument("--speaker-per-file", action="store_true", help="folder only: every file its own speaker")
     p.set_defaults(func=run_prepare)
 
     p = sub.add_parser("download", help="fetch, verify and extract a corpus with a public archive (resumes)")
@@ -127,6 +162,15 @@ def run_prepare(args) -> int:
     from asr.corpora import prepare
     from asr.datadir import read_datadir
 
+    if args.corpus == "folder":
+        from asr.corpora.folder import prepare_folder
+
+        report = prepare_folder(args.src, args.out, speaker_pattern=args.speaker_pattern,
+                                speaker_per_file=args.speaker_per_file)
+        print(report.summary(warnings=False))  # warnings went to stderr
+        return 0
+    if args.speaker_pattern is not None or args.speaker_per_file:
+        raise AsrError(f"prepare {args.corpus}: --speaker-pattern and --speaker-per-file are for `asr prepare folder`")
     for name, path in prepare(args.corpus, args.src, args.out).items():
         data = read_datadir(path)
         print(f"{path}: {len(data)} utterances, {len(data.spk2utt)} speakers")
@@ -322,7 +366,9 @@ def add_lm_commands(sub) -> None:
                    help="lmplz (KenLM, `make lmplz`), builtin (pure Python), auto: lmplz when installed")
     p.add_argument("--vocab", metavar="LEXICON_OR_WORDLIST",
                    help="restrict to these words (first field per line); others become <unk>")
-    p.add_argument("texts", nargs="+", metavar="TEXT", help="text files, one sentence per line")
+    p.add_argument("--data", action="append", default=[], metavar="DIR",
+                   help="a Kaldi data dir: its text's transcripts, utterance ids stripped; repeatable")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="text files, one sentence per line")
     p.add_argument("out", metavar="OUT.arpa")
     p.set_defaults(func=run_lm_build)
 
@@ -336,7 +382,9 @@ def add_lm_commands(sub) -> None:
 def run_lm_build(args) -> int:
     from asr.lm import binary_path, build_lm
 
-    out = build_lm(args.texts, args.order, args.out, tool=args.tool, vocab=args.vocab)
+    if not args.texts and not args.data:
+        raise AsrError("lm build: give TEXT files and/or --data DIR")
+    out = build_lm(args.texts, args.order, args.out, tool=args.tool, vocab=args.vocab, data_dirs=args.data)
     binary = binary_path(out)
     print(f"{out}" + (f" (+ {binary})" if binary.exists() else ""))
     return 0

@@ -12,6 +12,7 @@ its file and line.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -21,6 +22,8 @@ from pathlib import Path
 from asr.corpora.text_norm import case_problem
 from asr.errors import AsrError
 from asr.fileio import read_map, read_table, write_map
+
+log = logging.getLogger(__name__)
 
 SEGMENT_END_TOLERANCE = 0.01  # seconds a segment may end past its audio (rounded times, as Kaldi allows)
 SUBSET_SEED = 0  # default seed of `subset`: the same call gives the same subset on every machine
@@ -276,9 +279,14 @@ def subset(data: DataDir, num_utts: int | None = None, hours: float | None = Non
 
     Subsets are nested: with the same seed, a smaller subset is always a prefix of the same
     shuffled order, so the 30-minute subset lies inside the 1-hour one (learning curves need it).
+    Asking for more than the data dir holds (or for nothing) is an error.
     """
     if (num_utts is None) == (hours is None):
         raise AsrError("subset: give exactly one of num_utts or hours")
+    if num_utts is not None and num_utts < 1:
+        raise AsrError(f"subset: the number of utterances must be at least 1, got {num_utts}")
+    if hours is not None and not (math.isfinite(hours) and hours > 0):
+        raise AsrError(f"subset: hours must be a positive number, got {hours}")
     order = data.utts
     random.Random(seed).shuffle(order)
     if num_utts is not None:
@@ -287,12 +295,64 @@ def subset(data: DataDir, num_utts: int | None = None, hours: float | None = Non
         keep = order[:num_utts]
     else:
         seconds = utterance_seconds(data)
+        available = sum(seconds.values()) / 3600.0
+        if hours > available:
+            raise AsrError(f"subset: asked for {hours:g} hours, the data dir has {available:.4f}")
         budget, total, keep = hours * 3600.0, 0.0, []
         for utt in order:
             if total >= budget:
                 break
             keep.append(utt)
             total += seconds[utt]
+    return data.select(keep)
+
+
+def subset_speakers(data: DataDir, num_speakers: int, seed: int = SUBSET_SEED) -> DataDir:
+    """`num_speakers` random speakers with all their utterances (seeded and nested like `subset`)."""
+    speakers = sorted(data.spk2utt)
+    if not 1 <= num_speakers <= len(speakers):
+        raise AsrError(f"subset: asked for {num_speakers} speakers, the data dir has {len(speakers)}")
+    random.Random(seed).shuffle(speakers)
+    return select_speakers(data, speakers[:num_speakers])
+
+
+def select_speakers(data: DataDir, speakers) -> DataDir:
+    """The utterances of `speakers`."""
+    keep = set(speakers)
+    return data.select([u for u in data.utts if data.utt2spk[u] in keep])
+
+
+def read_id_list(path: str | os.PathLike) -> list[str]:
+    """Ids listed one per line (the first field of each line: a `text` or utt2spk file works too)."""
+    ids = [key for _, key, _ in read_table(path, min_fields=1)]
+    if not ids:
+        raise AsrError(f"{path}: empty list")
+    return ids
+
+
+def keep_listed(data: DataDir, ids: list[str], by: str, source: str | os.PathLike) -> DataDir:
+    """The utterances whose id (by="utt") or speaker (by="speaker") is in `ids`. Listed ids that
+    the data dir lacks are logged; none found is an error naming the list."""
+    known = set(data.utt2spk) if by == "utt" else set(data.spk2utt)
+    unknown = [i for i in ids if i not in known]
+    if len(unknown) == len(ids):
+        raise AsrError(f"{source}: none of its {len(ids)} {by} ids is in the data dir {data.path}")
+    if unknown:
+        log.warning("%s: %d of %d listed %s ids are not in %s (first: %s)", source, len(unknown), len(ids),
+                    by, data.path, unknown[0])
+    wanted = set(ids)
+    if by == "speaker":
+        return select_speakers(data, wanted)
+    return data.select([u for u in data.utts if u in wanted])
+
+
+def exclude(data: DataDir, other: DataDir) -> DataDir:
+    """The utterances of `data` not in `other` (train minus dev). Nothing left is an error."""
+    keep = [u for u in data.utts if u not in other.utt2spk]
+    if not keep:
+        raise AsrError(f"{other.path}: excluding its utterances leaves nothing of {data.path}")
+    if len(keep) == len(data):
+        log.warning("%s shares no utterance id with %s: nothing excluded", other.path, data.path)
     return data.select(keep)
 
 

@@ -34,8 +34,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
 
 
 def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """(line number, line) of a UTF-8 text file, line endings (LF or CRLF) and trailing whitespace
-    removed. Bytes that are not UTF-8 are an AsrError naming the file and line. The one way text
+    """(line number, line) of a UTF-8 text file, line endings (LF or CRLF) removed. Bytes that are not UTF-8 are an AsrError naming the file and line. The one way text
     files (Kaldi tables, LM text, hypotheses) are read, so every reader fails the same way."""
     path = Path(path)
     if not path.is_file():
@@ -49,7 +48,7 @@ def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
                                f"{e.start + 1}); convert the file to UTF-8") from None
             if lineno == 1:
                 line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
-            yield lineno, line.rstrip()
+            yield lineno, line.rstrip("\r\n")
 
 
 def read_table(path: str | os.PathLike, min_fields: int = 2) -> list[tuple[int, str, str]]:

@@ -109,3 +109,133 @@ def test_cli_validate_subset_combine(tmp_path, yesno, capsys):
     assert "more than one data dir" in capsys.readouterr().err
     (tmp_path / "all" / "text").write_text("x yes\n")
     assert main(["validate-data", str(tmp_path / "all")]) == 1
+
+
+# ---------------------------------------------------------------- one reader: whitespace, encodings, order
+
+def test_tab_crlf_and_runs_of_spaces_read_and_validate_like_single_spaces(tmp_path, yesno):
+    few = yesno.select(yesno.utts[:3])
+    d = tmp_path / "d"
+    write_datadir(few, d)
+    for name in ("wav.scp", "text", "utt2spk", "spk2utt"):
+        rows = (d / name).read_text().splitlines()
+        (d / name).write_bytes("".join(r.replace(" ", "\t  ", 1) + " \t\r\n" for r in rows).encode())
+    assert validate_datadir(d) == []
+    back = read_datadir(d)
+    assert back.wav == few.wav and back.text == few.text and back.utt2spk == few.utt2spk
+
+
+def test_non_utf8_text_is_one_problem_with_file_and_line(tmp_path, yesno):
+    utts = yesno.utts[:3]
+    d = _write(tmp_path, yesno)
+    (d / "text").write_bytes(f"{utts[0]} NO\n{utts[1]} CAF\xe9\n{utts[2]} YES\n".encode("latin-1"))
+    assert validate_datadir(d) == [f"{d / 'text'}:2: not UTF-8 text (byte 0xe9 at column {len(utts[1]) + 5}); "
+                                   "convert the file to UTF-8"]
+    with pytest.raises(AsrError, match=r"text:2: not UTF-8"):
+        read_datadir(d)
+
+
+def test_duplicate_ids_are_called_duplicates_even_when_not_adjacent(tmp_path, yesno):
+    utts = yesno.utts[:3]
+    d = _write(tmp_path, yesno, text=f"{utts[0]} NO\n{utts[1]} YES\n{utts[0]} NO\n{utts[2]} YES\n")
+    problems = validate_datadir(d)
+    assert f"{d / 'text'}:3: duplicate utterance id {utts[0]!r} (first at line 1)" in problems
+    assert not any("not sorted" in p for p in problems), problems
+
+
+def _segmented(tmp_path, yesno, segments: str):
+    """A data dir with one recording (the first yesno file) cut into the given segments."""
+    rec = yesno.utts[0]
+    seconds = utterance_seconds(yesno.select([rec]))[rec]
+    d = tmp_path / "seg"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"{rec} {yesno.wav[rec]}\n")
+    lines = [line.split() for line in segments.format(rec=rec, end=seconds).splitlines()]
+    (d / "segments").write_text("".join(" ".join(f) + "\n" for f in lines))
+    (d / "utt2spk").write_text("".join(f"{f[0]} yesno\n" for f in lines))
+    (d / "text").write_text("".join(f"{f[0]} YES\n" for f in lines))
+    return d, seconds
+
+
+def test_segments_out_of_range_are_reported(tmp_path, yesno):
+    d, seconds = _segmented(tmp_path, yesno, "yesno-a {rec} 0.0 1.0\nyesno-b {rec} 2.0 2.0\n"
+                                             "yesno-c {rec} -0.5 1.0\nyesno-d {rec} 1.0 {end}\n"
+                                             "yesno-e {rec} 1.0 99\nyesno-f {rec} 3.0 1.0\n")
+    problems = validate_datadir(d)
+    seg = d / "segments"
+    assert f"{seg}:2: segment 'yesno-b' ends at 2 s, not after its start (2 s)" in problems
+    assert f"{seg}:3: segment 'yesno-c' starts before 0 (-0.5 s)" in problems
+    assert f"{seg}:5: segment 'yesno-e' ends at 99 s, past the end of {yesno.wav[yesno.utts[0]]} ({seconds:.3f} s)" \
+        in problems
+    assert any(p.startswith(f"{seg}:6: segment 'yesno-f' ends at 1 s") for p in problems)
+    assert len(problems) == 4, problems  # lines 1 and 4 (exactly to the end) are fine
+    # without the audio check the end past the audio cannot be seen; the rest still is
+    assert len(validate_datadir(d, check_audio=False)) == 3
+
+
+# ---------------------------------------------------------------- subsets by speaker, by list, by exclusion
+
+@pytest.fixture
+def speakers(yesno) -> DataDir:
+    """The 60 yesno files spread over 6 made-up speakers (10 each), ids prefixed with the speaker."""
+    data = DataDir()
+    for i, utt in enumerate(yesno.utts):
+        spk = f"s{i % 6}"
+        data.wav[f"{spk}-{utt}"] = yesno.wav[utt]
+        data.text[f"{spk}-{utt}"] = yesno.text[utt]
+        data.utt2spk[f"{spk}-{utt}"] = spk
+    return data
+
+
+def test_subset_by_speakers_keeps_whole_speakers_nested_and_seeded(speakers):
+    from asr.datadir import subset_speakers
+
+    two, four = subset_speakers(speakers, 2), subset_speakers(speakers, 4)
+    assert len(two.spk2utt) == 2 and len(two) == 20
+    assert set(two.spk2utt) < set(four.spk2utt)
+    assert subset_speakers(speakers, 2).utts == two.utts
+    assert {tuple(subset_speakers(speakers, 2, seed=s).spk2utt) for s in range(5)} != {tuple(two.spk2utt)}
+    with pytest.raises(AsrError, match="asked for 7 speakers, the data dir has 6"):
+        subset_speakers(speakers, 7)
+
+
+def test_subset_beyond_the_data_is_an_error_for_hours_as_for_utts(yesno):
+    total = sum(utterance_seconds(yesno).values()) / 3600
+    assert len(subset(yesno, hours=total)) == 60  # exactly all is fine
+    with pytest.raises(AsrError, match=rf"asked for 1 hours, the data dir has {total:.4f}"):
+        subset(yesno, hours=1.0)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(AsrError, match="hours must be a positive number"):
+            subset(yesno, hours=bad)
+    with pytest.raises(AsrError, match="at least 1"):
+        subset(yesno, num_utts=0)
+
+
+def test_cli_subset_by_speakers_lists_and_exclusion_make_a_disjoint_dev(tmp_path, speakers, capsys, caplog):
+    src, dev, train = tmp_path / "all", tmp_path / "dev", tmp_path / "train"
+    write_datadir(speakers, src)
+    assert main(["subset-data", str(src), str(dev), "--speakers", "2", "--seed", "3"]) == 0
+    assert main(["subset-data", str(src), str(train), "--exclude", str(dev)]) == 0
+    d, t = read_datadir(dev), read_datadir(train)
+    assert len(d) + len(t) == 60 and not set(d.spk2utt) & set(t.spk2utt)
+    assert validate_datadir(train) == [] and validate_datadir(dev) == []
+
+    (tmp_path / "spk.list").write_text("s1\ns4\nnobody\n")
+    assert main(["subset-data", str(src), str(tmp_path / "s14"), "--speaker-list", str(tmp_path / "spk.list")]) == 0
+    assert set(read_datadir(tmp_path / "s14").spk2utt) == {"s1", "s4"}
+    assert "1 of 3 listed speaker ids are not in" in caplog.text
+    # an utterance list may be any Kaldi table: its first field is the id
+    (tmp_path / "utts").write_text("".join(f"{u}\tanything\n" for u in speakers.utts[5:12]))
+    assert main(["subset-data", str(src), str(tmp_path / "u"), "--utt-list", str(tmp_path / "utts")]) == 0
+    assert read_datadir(tmp_path / "u").utts == speakers.utts[5:12]
+
+    (tmp_path / "none.list").write_text("x\ny\n")
+    assert main(["subset-data", str(src), str(tmp_path / "n"), "--utt-list", str(tmp_path / "none.list")]) == 1
+    assert main(["subset-data", str(src), str(tmp_path / "n"), "--exclude", str(src)]) == 1
+    assert main(["subset-data", str(src), str(tmp_path / "n"), "--hours", "5"]) == 1
+    total = sum(utterance_seconds(speakers).values()) / 3600
+    assert capsys.readouterr().err.splitlines() == [
+        f"asr: error: {tmp_path / 'none.list'}: none of its 2 utt ids is in the data dir {src}",
+        f"asr: error: {src}: excluding its utterances leaves nothing of {src}",
+        f"asr: error: subset: asked for 5 hours, the data dir has {total:.4f}"]
+    assert not (tmp_path / "n").exists()

@@ -22,8 +22,11 @@ kathleen's ARCTIC prompts have none), so number expansion leaves them as they we
 """
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
+
+from asr.fileio import atomic_write, read_lines
 
 # Characters that join two words and so become a space, not nothing.
 WORD_SEPARATORS = re.compile(r"[-\u2010-\u2015_/]+")
@@ -128,3 +131,23 @@ def expand_numbers(text: str) -> str:
     text = THOUSANDS_COMMA.sub("", text)
     text = DECIMAL.sub(lambda m: f"{m.group(1)} POINT {' '.join(digits_words(m.group(2)))}", text)
     return NUMBER.sub(spell_number, text)
+
+
+def normalize_file(src: str | os.PathLike, out: str | os.PathLike, kaldi: bool = False) -> tuple[int, int]:
+    """Normalise every line of a text file (after the utterance id with `kaldi`); write `out`
+    atomically (it may be `src`). Returns (lines changed, lines)."""
+    lines = list(read_lines(src))
+    changed = 0
+    with atomic_write(out) as f:
+        for _, line in lines:
+            key, rest = _split_key(line) if kaldi else ("", line)
+            norm = normalize_text(rest)
+            changed += norm != " ".join(rest.split())
+            f.write(f"{key} {norm}".strip() + "\n" if kaldi else norm + "\n")
+    return changed, len(lines)
+
+
+def _split_key(line: str) -> tuple[str, str]:
+    """(utterance id, rest) of a Kaldi `text` line: any whitespace after the id."""
+    parts = line.split(maxsplit=1)
+    return (parts[0] if parts else ""), (parts[1] if len(parts) > 1 else "")
