@@ -23,12 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
 from asr.errors import AsrError
 from asr.fileio import atomic_write
-from asr.pipelines import MODEL_FILE, read_model_info
+from asr.modeldir import MODEL_FILE, read_model_info, resolve, write_model_info
 from asr.pipelines.config import merge_config
 
 log = logging.getLogger(__name__)
@@ -161,8 +160,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
                                 sil_score=tuned["sil_score"])
         info["tuning"] = {"dev": Path(dev_dir).name, "dev_wer": tuned["wer"], "table": tuned["table"]}
     info["train"]["wall_seconds"] = round(time.perf_counter() - started, 1)  # features to tuning
-    with atomic_write(exp_dir / MODEL_FILE) as f:
-        yaml.safe_dump(info, f, sort_keys=False)
+    write_model_info(exp_dir, info)
 
 
 def _checkpointed(stage_dir: Path, stamp: dict, data, train_stage):
@@ -205,7 +203,13 @@ class ClassicRecognizer:
             files = info["files"]
             self.features = FeatureConfig.from_dict(info["features"])
             self.options = dict(info["decoding"])
+        if not isinstance(files, dict):
+            raise AsrError(f"{self.model_dir / MODEL_FILE}: 'files' must map names to files")
         except (KeyError, TypeError):
+        self.min_samples = self.features.frame_samples  # shorter audio has no feature frame
+        for key in ("tree", "gmm", "si_gmm"):  # AcousticModel.load joins them to the model dir
+            if key != "si_gmm" or files.get(key):
+                resolve(self.model_dir, files.get(key), key)
             raise AsrError(f"{self.model_dir / MODEL_FILE}: missing 'files', 'features' or 'decoding'") from None
         self.sample_rate = self.features.sample_rate
         self.model = AcousticModel.load(self.model_dir, files["tree"], files["gmm"])
@@ -213,12 +217,12 @@ class ClassicRecognizer:
         if files.get("lda"):
             from asr.hmm.lda import SplicedTransform
 
-            self.feature_transform = SplicedTransform.load(self.model_dir / files["lda"])
+            self.feature_transform = SplicedTransform.load(resolve(self.model_dir, files["lda"], "lda"))
         self.si_model = None  # speaker-independent GMMs of a SAT model (first decoding pass)
         if files.get("si_gmm"):
             self.si_model = AcousticModel.load(self.model_dir, files["tree"], files["si_gmm"])
-        self.lexicon = Lexicon.read(self.model_dir / files["lexicon"])
-        self.lm_path = self.model_dir / files["lm"] if files.get("lm") else None
+        self.lexicon = Lexicon.read(resolve(self.model_dir, files.get("lexicon"), "lexicon"))
+        self.lm_path = resolve(self.model_dir, files["lm"], "lm") if files.get("lm") else None
         if self.lm_path is not None and not self.lm_path.is_file():
             raise AsrError(f"{self.lm_path}: LM file named in {MODEL_FILE} is missing")
         self.tokens = [str(p) for p in range(self.model.num_pdfs)]

@@ -21,6 +21,7 @@ from asr.nn.recognizer import NeuralRecognizer
 from asr.pipelines.config import merge_config
 from asr.lexicon import Lexicon
 from asr.search import Hypothesis, LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_hypothesis
+from asr.modeldir import read_model_info, resolve
 from asr.units import CharUnits, PieceUnits
 
 UNIT_KINDS = ("chars", "sentencepiece")
@@ -82,8 +83,6 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
 
 
 def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> "CtcRecognizer":
-    from asr.pipelines import read_model_info
-
     return CtcRecognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
 
 
@@ -93,6 +92,7 @@ class CtcRecognizer(NeuralRecognizer):
 
     def decode_log_probs(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
         if self.options.get("decoder", "greedy") == "greedy":
+        lm_path = resolve(self.model_dir, lm, "lm") if lm else None
             return [greedy_hypothesis(log_probs, self.units.tokens, self.units.tokens[self.units.blank],
                                       self.units.word_boundary, self.acoustic.frame_seconds)]
         return super().decode_log_probs(log_probs, nbest)
@@ -101,15 +101,15 @@ class CtcRecognizer(NeuralRecognizer):
         lm = self.options.get("lm")
         if self.options.get("decoder") == "lexicon":
             return LexiconSearch(self.units.tokens, self.units.tokens[self.units.blank], self.spellings(),
-                                 self.model_dir / lm if lm else None, options,
+                                 lm_path, options,
                                  silence=self.units.word_boundary if self.units.kind == "chars" else None)
         return LexiconFreeSearch(self.units.tokens, self.units.tokens[self.units.blank], self.units.word_boundary,
-                                 self.model_dir / lm if lm else None, options)
+                                 lm_path, options)
 
     def spellings(self) -> dict[str, list[list[str]]]:
         """The lexicon's words spelled in the model's units; words it cannot spell are left out
         (a letter the training transcripts never had)."""
-        path = self.model_dir / self.options["lexicon"]
+        path = resolve(self.model_dir, self.options.get("lexicon"), "lexicon")
         spellings = {w: [s] for w in Lexicon.read(path).prons if (s := self.units.spell(w))}
         if not spellings:
             raise AsrError(f"{path}: none of its words can be spelled in the model's units")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from asr.errors import AsrError
 from asr.lexicon import Lexicon
+from asr.modeldir import MODEL_FILE, read_model_info, resolve
 from asr.nn.acoustic import (NN_DEFAULTS, copy_into, model_info, read_train_dev, train_acoustic_model,
                              write_model_info)
 from asr.nn.recognizer import NeuralRecognizer
@@ -98,8 +99,6 @@ def pronunciations(text: str, lexicon: Lexicon, units: PhoneUnits, lexicon_path)
 
 
 def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> "HybridRecognizer":
-    from asr.pipelines import read_model_info
-
     return HybridRecognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
 
 
@@ -111,12 +110,14 @@ class HybridRecognizer(NeuralRecognizer):
         decoding = info.get("decoding") or {}
         for key in ("lexicon", "lm"):
             if not decoding.get(key):
-                raise AsrError(f"{Path(model_dir) / 'model.yaml'}: decoding.{key} missing")
-        self.lexicon = Lexicon.read(self.model_dir / decoding["lexicon"])
+                raise AsrError(f"{Path(model_dir) / MODEL_FILE}: decoding.{key} missing")
+        lexicon_path = resolve(self.model_dir, decoding["lexicon"], "lexicon")
+        self.lm_path = resolve(self.model_dir, decoding["lm"], "lm")
+        self.lexicon = Lexicon.read(lexicon_path)
         unknown = sorted({p for p in self.lexicon.phones if p not in self.units.index})
         if unknown:
-            raise AsrError(f"{self.model_dir / decoding['lexicon']}: phones {unknown} are not among the model's units")
+            raise AsrError(f"{lexicon_path}: {len(unknown)} phone(s) are not among the model's units")
 
     def make_search(self, options: SearchOptions) -> LexiconSearch:
         return LexiconSearch(self.units.tokens, self.units.tokens[self.units.blank], self.lexicon.spellings(),
-                             self.model_dir / self.options["lm"], options)
+                             self.lm_path, options)
