@@ -37,11 +37,11 @@ import yaml
 
 from asr.errors import AsrError
 from asr.fileio import atomic_write
+from asr.modeldir import MODEL_FILE  # in the model dir, the decode dir's parent
 from asr.scoring import paired_bootstrap_counts
 
 SUMMARY_KEYS = ("system", "pipeline", "units", "wer", "ci95", "ins", "del", "sub", "rtf",
                 "train_seconds", "params")
-MODEL_FILE = "model.yaml"  # in the model dir, the decode dir's parent
 DECODE_INFO_FILE = "decode.json"
 PLOT_DPI = 100  # a 8 x 4.5 inch figure becomes 800 x 450 pixels
 P_RESOLUTION = 0.001  # one over the 1000 bootstrap resamples: smaller p-values print as "p<0.001"

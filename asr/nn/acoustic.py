@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from asr.datadir import DataDir, check_datadir, utterance_seconds
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.features import FeatureConfig, featurize
+from asr.modeldir import MODEL_FILE, resolve
+from asr.modeldir import write_model_info as write_model_yaml
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.checkpoint import load_into, save_weights
 from asr.nn.data import load_examples
@@ -30,7 +31,6 @@ from asr.nn.train import TrainConfig, resolve_device, train_ctc
 log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
-MODEL_FILE = "model.yaml"  # the same name asr.pipelines reads (stages do not import pipelines)
 CHECKPOINT_DIR = "checkpoints"
 
 # Every key both neural pipelines accept, with its default. Flat, so `--set key=value` reaches it.
@@ -190,8 +190,7 @@ def copy_into(exp_dir: Path, src: str | Path, name: str, what: str) -> str:
 def write_model_info(exp_dir: Path, info: dict, config: dict) -> None:
     """model.yaml, written last by train(): its presence means training finished. Then the
     checkpoints (needed only to resume) are removed unless `keep_checkpoints`."""
-    with atomic_write(Path(exp_dir) / MODEL_FILE) as f:
-        yaml.safe_dump(info, f, sort_keys=False)
+    write_model_yaml(exp_dir, info)
     if not config["keep_checkpoints"]:
         shutil.rmtree(Path(exp_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
@@ -204,15 +203,19 @@ class AcousticModel:
         try:
             self.features = FeatureConfig.from_dict(info["features"])
             model_cfg = ModelConfig.from_dict(info["model"])
-            weights = model_dir / info["weights"]
         except (KeyError, TypeError) as e:
             raise AsrError(f"{model_dir / MODEL_FILE}: missing or malformed entry {e}") from None
         except AsrError as e:
             raise AsrError(f"{model_dir / MODEL_FILE}: {e}") from None
+        weights = resolve(model_dir, info.get("weights"), "weights")
         self.device = resolve_device(device)
         if threads:
             torch.set_num_threads(threads)
-        self.model = CtcModel(model_cfg)
+        try:
+            self.model = CtcModel(model_cfg)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise AsrError(f"{model_dir / MODEL_FILE}: the 'model' entry does not describe a network "
+                           f"({type(e).__name__})") from None
         load_into(self.model, weights)
         self.model.to(self.device).eval()
         self.sample_rate = self.features.sample_rate

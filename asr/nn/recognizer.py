@@ -7,6 +7,7 @@ import numpy as np
 from pathlib import Path
 
 from asr.datadir import DataDir
+from asr.modeldir import resolve
 from asr.nn.acoustic import AcousticModel
 from asr.search import Hypothesis, SearchOptions, tune_lm_weight
 from asr.units import load_units
@@ -21,8 +22,13 @@ class NeuralRecognizer:
     def __init__(self, model_dir: Path, info: dict, device: str = "auto", threads: int | None = None):
         self.model_dir = Path(model_dir)
         self.acoustic = AcousticModel(self.model_dir, info, device=device, threads=threads)
-        self.units = load_units(self.model_dir, info.get("units") or {})
+        units = info.get("units") or {}
+        for key in ("tokens", "model"):  # load_units joins them to the model dir
+            if isinstance(units, dict) and key in units:
+                resolve(self.model_dir, units[key], f"units {key}")
+        self.units = load_units(self.model_dir, units)
         self.sample_rate = self.acoustic.sample_rate
+        self.min_samples = self.acoustic.features.frame_samples  # shorter audio has no feature frame
         self.options = dict(info.get("decoding") or {})
         self._search = None
 

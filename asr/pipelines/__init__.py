@@ -8,34 +8,16 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import yaml
-
 from asr.errors import AsrError
+from asr.modeldir import MODEL_FILE, PIPELINES, read_model_info, verify_checksums  # noqa: F401 (re-exported)
 
-PIPELINES = ("classic", "ctc", "hybrid")
-MODEL_FILE = "model.yaml"
+CHECK_SECONDS = 1.0  # `check_model` decodes this much low-level noise to load every part of a model
 
 
 def pipeline_module(name: str):
     if name not in PIPELINES:
         raise AsrError(f"unknown pipeline {name!r}; choose one of {', '.join(PIPELINES)}")
     return importlib.import_module(f"asr.pipelines.{name}")
-
-
-def read_model_info(model_dir: str | Path) -> dict:
-    """model.yaml of a model dir, checked enough to name the pipeline."""
-    path = Path(model_dir) / MODEL_FILE
-    if not Path(model_dir).is_dir():
-        raise AsrError(f"{model_dir}: no such model directory")
-    if not path.is_file():
-        raise AsrError(f"{model_dir}: not a model directory (no {MODEL_FILE}; was training finished?)")
-    try:
-        info = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise AsrError(f"{path}: unreadable ({type(e).__name__})") from None
-    if not isinstance(info, dict) or info.get("pipeline") not in PIPELINES:
-        raise AsrError(f"{path}: no valid 'pipeline' key (one of {', '.join(PIPELINES)})")
-    return info
 
 
 def load(model_dir: str | Path, device: str = "auto", threads: int | None = None):
@@ -45,3 +27,16 @@ def load(model_dir: str | Path, device: str = "auto", threads: int | None = None
     """
     info = read_model_info(model_dir)
     return pipeline_module(info["pipeline"]).load(Path(model_dir), device=device, threads=threads)
+
+
+def check_model(model_dir: str | Path) -> int:
+    """`asr info --check`: verify the checksums recorded at training, then load every part of the
+    model (weights, units, lexicon, LM, search) by decoding a second of quiet noise. Returns how many
+    files had checksums (0: none recorded). A damaged model is an AsrError naming the file."""
+    import numpy as np
+
+    checked = verify_checksums(model_dir)
+    recognizer = load(model_dir, device="cpu")
+    noise = np.random.default_rng(0).normal(0.0, 1e-3, int(CHECK_SECONDS * recognizer.sample_rate))
+    recognizer.recognize(noise.astype(np.float32), nbest=1)
+    return checked

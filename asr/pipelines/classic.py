@@ -203,15 +203,15 @@ class ClassicRecognizer:
             files = info["files"]
             self.features = FeatureConfig.from_dict(info["features"])
             self.options = dict(info["decoding"])
+        except (KeyError, TypeError):
+            raise AsrError(f"{self.model_dir / MODEL_FILE}: missing 'files', 'features' or 'decoding'") from None
         if not isinstance(files, dict):
             raise AsrError(f"{self.model_dir / MODEL_FILE}: 'files' must map names to files")
-        except (KeyError, TypeError):
+        self.sample_rate = self.features.sample_rate
         self.min_samples = self.features.frame_samples  # shorter audio has no feature frame
         for key in ("tree", "gmm", "si_gmm"):  # AcousticModel.load joins them to the model dir
             if key != "si_gmm" or files.get(key):
                 resolve(self.model_dir, files.get(key), key)
-            raise AsrError(f"{self.model_dir / MODEL_FILE}: missing 'files', 'features' or 'decoding'") from None
-        self.sample_rate = self.features.sample_rate
         self.model = AcousticModel.load(self.model_dir, files["tree"], files["gmm"])
         self.feature_transform = None
         if files.get("lda"):

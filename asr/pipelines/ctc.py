@@ -92,13 +92,13 @@ class CtcRecognizer(NeuralRecognizer):
 
     def decode_log_probs(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
         if self.options.get("decoder", "greedy") == "greedy":
-        lm_path = resolve(self.model_dir, lm, "lm") if lm else None
             return [greedy_hypothesis(log_probs, self.units.tokens, self.units.tokens[self.units.blank],
                                       self.units.word_boundary, self.acoustic.frame_seconds)]
         return super().decode_log_probs(log_probs, nbest)
 
     def make_search(self, options: SearchOptions) -> LexiconFreeSearch | LexiconSearch:
         lm = self.options.get("lm")
+        lm_path = resolve(self.model_dir, lm, "lm") if lm else None
         if self.options.get("decoder") == "lexicon":
             return LexiconSearch(self.units.tokens, self.units.tokens[self.units.blank], self.spellings(),
                                  lm_path, options,

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from asr.datadir import check_datadir, utterance_seconds
+from asr.errors import AsrError
 from asr.fileio import atomic_write, write_map
 from asr.formats import render
 from asr.pipelines import load
@@ -27,6 +28,8 @@ def decode_datadir(exp_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
     exp_dir = Path(exp_dir)
     data = check_datadir(data_dir)
     out = Path(out_dir) if out_dir else exp_dir / decode_dir_name(data_dir)
+    if out.exists() and not out.is_dir():
+        raise AsrError(f"{out}: the decode dir names an existing file, not a directory")
     recognizer = load(exp_dir, device=device, threads=threads)
     if options:
         recognizer.configure(**options)

@@ -1,0 +1,117 @@
+"""asr.modeldir: model.yaml paths confined to the model dir, checksums recorded and verified."""
+import os
+
+import pytest
+import yaml
+
+from asr.errors import AsrError
+from asr.modeldir import (CHECKSUMS_KEY, MODEL_FILE, model_files, read_model_info, resolve, sha256,
+                          verify_checksums, write_model_info)
+
+SECRET = "root:x:0:0:secret-first-line"
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    """A small model dir with the files a ctc model.yaml names, checksums recorded."""
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "model.safetensors").write_bytes(b"weights" * 100)
+    (d / "units.txt").write_text("<b>\nA\n")
+    (d / "sub").mkdir()
+    (d / "sub" / "lexicon.txt").write_text("A AH\n")
+    info = {"pipeline": "ctc", "weights": "model.safetensors", "units": {"kind": "chars", "tokens": "units.txt"},
+            "decoding": {"lexicon": "sub/lexicon.txt", "lm": None}}
+    write_model_info(d, info)
+    return d
+
+
+@pytest.fixture
+def outside(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET + "\n")
+    return secret
+
+
+def test_resolve_keeps_relative_paths_inside(model_dir):
+    assert resolve(model_dir, "sub/lexicon.txt") == model_dir / "sub" / "lexicon.txt"
+    assert resolve(model_dir, "sub/../units.txt") == model_dir / "sub/../units.txt"  # stays inside
+    assert resolve(model_dir, "not-yet-written.bin").name == "not-yet-written.bin"
+
+
+@pytest.mark.parametrize("relpath, problem", [
+    ("../secret.txt", "leads outside the model dir"),
+    ("sub/../../secret.txt", "leads outside the model dir"),
+    ("/etc/passwd", "is absolute"),
+    ("", "non-empty string"),
+    (None, "non-empty string"),
+    (["a"], "non-empty string"),
+    ("a\0b", "NUL byte"),
+])
+def test_resolve_refuses_paths_leaving_the_dir(model_dir, outside, relpath, problem):
+    with pytest.raises(AsrError, match=problem) as e:
+        resolve(model_dir, relpath, "lexicon")
+    assert str(model_dir / MODEL_FILE) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_symlink_out_of_the_dir_is_refused(model_dir, outside):
+    os.symlink(outside, model_dir / "lexicon.txt")
+    with pytest.raises(AsrError, match="leads outside") as e:
+        resolve(model_dir, "lexicon.txt")
+    assert SECRET not in str(e.value)
+
+
+@pytest.mark.parametrize("key, value", [("weights", "../secret.txt"), ("units", {"kind": "chars", "tokens": "/etc/passwd"}),
+                                        ("decoding", {"lexicon": "../secret.txt"}), ("files", {"lm": "../../secret.txt"})])
+def test_read_model_info_confines_every_named_path(model_dir, outside, key, value):
+    info = yaml.safe_load((model_dir / MODEL_FILE).read_text())
+    info[key] = value
+    (model_dir / MODEL_FILE).write_text(yaml.safe_dump(info))
+    with pytest.raises(AsrError) as e:
+        read_model_info(model_dir)
+    assert ("outside the model dir" in str(e.value) or "absolute" in str(e.value)) and SECRET not in str(e.value)
+
+
+def test_checksums_cover_every_named_file_but_model_yaml(model_dir):
+    info = read_model_info(model_dir)
+    assert set(info[CHECKSUMS_KEY]) == {"model.safetensors", "units.txt", "sub/lexicon.txt"} == set(model_files(info))
+    assert info[CHECKSUMS_KEY]["units.txt"] == sha256(model_dir / "units.txt")
+    assert verify_checksums(model_dir) == 3
+    # rewriting model.yaml (e.g. after tuning) leaves the checksums valid
+    (model_dir / MODEL_FILE).write_text((model_dir / MODEL_FILE).read_text() + "tuning: {dev_wer: 1.0}\n")
+    assert verify_checksums(model_dir) == 3
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "model.safetensors").write_bytes(b"weights" * 50), "checksum differs"),
+    (lambda d: (d / "sub" / "lexicon.txt").unlink(), "missing"),
+    (lambda d: (d / "units.txt").write_text("<b>\nB\n"), "checksum differs"),
+])
+def test_a_damaged_file_is_named(model_dir, damage, message):
+    damage(model_dir)
+    with pytest.raises(AsrError, match=message) as e:
+        verify_checksums(model_dir)
+    assert str(e.value).startswith(str(model_dir))
+
+
+def test_a_model_without_checksums_verifies_nothing(model_dir):
+    info = yaml.safe_load((model_dir / MODEL_FILE).read_text())
+    del info[CHECKSUMS_KEY]
+    (model_dir / MODEL_FILE).write_text(yaml.safe_dump(info))
+    assert verify_checksums(model_dir) == 0
+
+
+def test_write_model_info_refuses_a_named_file_that_is_not_there(tmp_path):
+    with pytest.raises(AsrError, match="not written"):
+        write_model_info(tmp_path, {"pipeline": "ctc", "weights": "model.safetensors"})
+    assert not (tmp_path / MODEL_FILE).exists()
+
+
+def test_trained_models_record_checksums_and_pass_the_check(yesno_exp, capsys):
+    from asr.cli import main
+
+    for pipeline in ("classic", "ctc", "hybrid"):
+        info = read_model_info(yesno_exp / pipeline)
+        assert set(info[CHECKSUMS_KEY]) == set(model_files(info)), pipeline
+        assert main(["info", str(yesno_exp / pipeline), "--check"]) == 0
+        assert f"{len(info[CHECKSUMS_KEY])} files match their checksums" in capsys.readouterr().out
