@@ -9,6 +9,20 @@ deltas, CMVN, and an on-disk cache so a recipe extracts features once.
 Samples are scaled to the int16 range before analysis, as Kaldi and the usual python_speech_features
 callers (scipy.io.wavfile) do, so absolute log energies match theirs.
 
+Digital silence (runs of exact zeros: padded clips, muted microphones, VoIP, editors) has no
+finite log energy, and no model has seen it in training. Three things keep it from breaking
+recognition:
+- comfort noise: `compute` first replaces digital silence by the recording's own background
+  noise (asr.silence), so zero padding looks like the pauses the models were trained on;
+- a noise floor, for recordings with no background to take (clean synthetic speech): every
+  filterbank bin (and MFCC's frame energy) gets the expected power of Kaldi's dither added before
+  the log, i.e. of Gaussian noise of one int16 step (Kaldi's dither=1.0), so a silent frame has the log energy of the quietest possible recording instead of the log of a
+  floating-point epsilon (-15.9 in every fbank bin, -36 in MFCC's c0: tens of standard deviations
+  below real silence). Adding the noise's expected power rather than random noise keeps features
+  deterministic and the same for the same frame wherever it sits in a file;
+- CMVN statistics leave out frames of digital silence (frames within 3 dB of that floor), so
+  padding an utterance with zeros does not move its mean and variance.
+
 The cache stores features before CMVN, one .npy per utterance, under
 `cache_dir/<hash of the extraction settings>/<hash of the audio file, its size, mtime and segment>.npy`.
 Keying each utterance by its audio (not by the whole data dir) lets nested subsets, combined
@@ -19,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -32,6 +47,7 @@ import numpy as np
 from asr.datadir import DataDir, Segment
 from asr.errors import AsrError
 from asr.fileio import atomic_write
+from asr.silence import fill_digital_silence
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +56,12 @@ CMVN_MODES = ("utterance", "speaker", "none")
 INT16_SCALE = 32768.0  # float samples in [-1, 1] times this = the int16 range Kaldi and psf expect
 DELTA_WINDOW = 2  # deltas from 2 frames either side (HTK/Kaldi/psf default)
 VARIANCE_FLOOR = 1e-10  # CMVN never divides by a standard deviation below 1e-5
-CACHE_FORMAT = 1  # bump when extraction code changes in a way that alters stored features
+CACHE_FORMAT = 2  # bump when extraction code changes in a way that alters stored features
 DEFAULT_FILTERS = {"mfcc": 26, "fbank": 80}  # mel bands: 26 as HTK/psf for MFCC, 80 for NN input
 DEFAULT_DELTAS = {"mfcc": 2, "fbank": 0}  # MFCC + delta + delta-delta; fbank as is
+FLOAT32_EPS = float(np.finfo(np.float32).eps)  # log floor without dither, as Kaldi/torchaudio
+DIGITAL_SILENCE_MARGIN = np.log(2.0)  # frames within 3 dB of the noise floor count as digital silence
+FLOOR_SECONDS = 20.0  # the floor's power per bin is measured on 20 s of seeded unit-variance noise
 # Fields that do not change what the cache stores (CMVN is applied after loading).
 NORMALISATION_FIELDS = ("cmvn", "norm_vars")
 
@@ -62,7 +81,8 @@ class FeatureConfig:
     norm_vars: bool = True  # CMVN also scales to unit variance (False: mean subtraction only)
     preemphasis: float = 0.97
     ceplifter: int = 22  # MFCC cepstral liftering coefficient (0 disables)
-    dither: float = 0.0  # fbank dither; 0 keeps features deterministic (inference, caching)
+    dither: float = 1.0  # noise floor: the expected power of Gaussian noise of this std (int16 steps;
+                         # Kaldi's default dither) is added to every bin before the log; 0: none
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -75,6 +95,8 @@ class FeatureConfig:
             object.__setattr__(self, "deltas", DEFAULT_DELTAS[self.kind])
         if self.sample_rate <= 0 or self.frame_length <= 0 or self.frame_shift <= 0:
             raise AsrError("feature config: sample_rate, frame_length and frame_shift must be positive")
+        if not (np.isfinite(self.dither) and self.dither >= 0):
+            raise AsrError(f"feature config: dither must be a finite number >= 0, got {self.dither!r}")
         if self.deltas not in (0, 1, 2):
             raise AsrError(f"feature config: deltas must be 0, 1 or 2, got {self.deltas!r}")
         if self.kind == "mfcc" and not 0 < self.num_ceps <= self.num_filters:
@@ -120,7 +142,13 @@ def compute(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
     if len(samples) < config.frame_samples:
         raise AsrError(f"audio too short for features: {len(samples)} samples, "
                        f"one frame needs {config.frame_samples}")
-    feats = _mfcc(samples, config) if config.kind == "mfcc" else _fbank(samples, config)
+    scaled = fill_digital_silence(samples, config.sample_rate).astype(np.float64) * INT16_SCALE
+    power, energy = _mfcc_power(scaled, config) if config.kind == "mfcc" else (_fbank_power(scaled, config), None)
+    if config.dither:
+        floor, energy_floor = _noise_floor(config)
+        power = power + floor
+        energy = None if energy is None else energy + energy_floor
+    feats = _mfcc_from_power(power, energy, config) if config.kind == "mfcc" else np.log(np.maximum(power, FLOAT32_EPS))
     if config.deltas:
         feats = add_deltas(feats, config.deltas)
     return feats.astype(np.float32, copy=False)
@@ -139,7 +167,7 @@ def featurize(samples: np.ndarray, sample_rate: int, config: FeatureConfig) -> n
     feats = compute(samples, config)
     if config.cmvn == "none":
         return feats
-    return apply_cmvn(feats, *cmvn_stats([feats]), config.norm_vars)
+    return apply_cmvn(feats, *cmvn_stats([feats], config), config.norm_vars)
 
 
 def num_frames(num_samples: int, config: FeatureConfig) -> int:
@@ -156,29 +184,53 @@ def num_frames(num_samples: int, config: FeatureConfig) -> int:
     return 1 + (num_samples - length) // shift
 
 
-def _mfcc(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """psf MFCC in float64 (psf computes in its input's precision)."""
+def _mfcc_power(scaled: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """psf's mel filterbank power and frame energy of int16-range samples, in float64."""
     import python_speech_features as psf
 
-    return psf.mfcc(samples.astype(np.float64) * INT16_SCALE, samplerate=config.sample_rate, winlen=config.frame_length,
-                    winstep=config.frame_shift, numcep=config.num_ceps, nfilt=config.num_filters,
-                    nfft=fft_size(config), preemph=config.preemphasis, ceplifter=config.ceplifter,
-                    appendEnergy=True)
+    return psf.fbank(scaled, samplerate=config.sample_rate, winlen=config.frame_length,
+                     winstep=config.frame_shift, nfilt=config.num_filters, nfft=fft_size(config),
+                     preemph=config.preemphasis)
 
 
-def _fbank(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """torchaudio's Kaldi fbank in float32 (Kaldi's own precision)."""
+def _mfcc_from_power(power: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """The rest of psf.mfcc: log, DCT, lifter, c0 replaced by the log frame energy."""
+    from python_speech_features.base import lifter
+    from scipy.fftpack import dct
+
+    feats = dct(np.log(power), type=2, axis=1, norm="ortho")[:, :config.num_ceps]
+    feats = lifter(feats, config.ceplifter)
+    feats[:, 0] = np.log(energy)
+    return feats
+
+
+def _fbank_power(scaled: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """torchaudio's Kaldi mel filterbank power (before the log) of int16-range samples, float32
+    (Kaldi's own precision). torchaudio's random dither is off: ours is a deterministic floor."""
     import torch
 
     from asr.torchaudio_compat import torchaudio
 
-    wave = torch.from_numpy(samples.astype(np.float32) * np.float32(INT16_SCALE)).unsqueeze(0)
+    wave = torch.from_numpy(scaled.astype(np.float32)).unsqueeze(0)
     with torch.no_grad():
-        feats = torchaudio.compliance.kaldi.fbank(
+        power = torchaudio.compliance.kaldi.fbank(
             wave, sample_frequency=config.sample_rate, num_mel_bins=config.num_filters,
             frame_length=config.frame_length * 1000.0, frame_shift=config.frame_shift * 1000.0,
-            preemphasis_coefficient=config.preemphasis, dither=config.dither)
-    return feats.numpy()
+            preemphasis_coefficient=config.preemphasis, dither=0.0, use_log_fbank=False)
+    return power.numpy()
+
+
+@functools.lru_cache(maxsize=16)
+def _noise_floor(config: FeatureConfig) -> tuple[np.ndarray, float]:
+    """Expected power per bin (and MFCC frame energy) of Gaussian noise of std `dither` int16 steps:
+    the mean over FLOOR_SECONDS of seeded unit-variance noise, times dither squared."""
+    noise = np.random.default_rng(0).standard_normal(int(FLOOR_SECONDS * config.sample_rate))
+    if config.kind == "mfcc":
+        power, energy = _mfcc_power(noise, config)
+        energy_floor = float(energy.mean()) * config.dither ** 2
+    else:
+        power, energy_floor = _fbank_power(noise, config), 0.0
+    return power.mean(axis=0) * config.dither ** 2, energy_floor
 
 
 def fft_size(config: FeatureConfig) -> int:
@@ -209,8 +261,36 @@ def delta(feats: np.ndarray, window: int = DELTA_WINDOW) -> np.ndarray:
 
 # ---------------------------------------------------------------- CMVN
 
-def cmvn_stats(feats: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation over all frames of `feats` (float64)."""
+def digital_silence(feats: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Which frames of `feats` (as `compute` returns them) are digital silence: frames whose
+    energy (MFCC: c0, the log frame energy; fbank: the mean log-mel bin) is within 3 dB of the
+    energy of an all-zero signal under the same settings (pure dither, or the log floor)."""
+    return _frame_energy(feats, config) <= _silence_energy(config) + DIGITAL_SILENCE_MARGIN
+
+
+def _frame_energy(feats: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    return feats[:, 0] if config.kind == "mfcc" else feats[:, :config.num_filters].mean(axis=1)
+
+
+def _silence_energy(config: FeatureConfig) -> float:
+    """The frame energy `compute` gives an all-zero frame: the floor, the quietest it makes."""
+    if config.dither:
+        floor, energy_floor = _noise_floor(config)
+        return float(np.log(energy_floor) if config.kind == "mfcc" else np.mean(np.log(floor)))
+    # psf floors a zero frame energy at float64's epsilon, Kaldi/torchaudio a zero bin at float32's
+    return float(np.log(np.finfo(np.float64).eps) if config.kind == "mfcc" else np.log(FLOAT32_EPS))
+
+
+def cmvn_stats(feats: list[np.ndarray], config: FeatureConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over the frames of `feats` (float64).
+
+    With `config`, frames of digital silence are left out (unless nothing else is left), so
+    zero padding does not change an utterance's normalisation.
+    """
+    if config is not None:
+        kept = [f[~digital_silence(f, config)] for f in feats]
+        if sum(len(f) for f in kept):
+            feats = kept
     count = sum(len(f) for f in feats)
     total = sum(f.sum(axis=0, dtype=np.float64) for f in feats)
     mean = total / count
@@ -239,7 +319,7 @@ def normalise(feats: dict[str, np.ndarray], config: FeatureConfig,
             groups.setdefault(utt2spk[utt], []).append(utt)
     out = {}
     for utts in groups.values():
-        mean, std = cmvn_stats([feats[u] for u in utts])
+        mean, std = cmvn_stats([feats[u] for u in utts], config)
         for utt in utts:
             out[utt] = apply_cmvn(feats[utt], mean, std, config.norm_vars)
     return {utt: out[utt] for utt in feats}

@@ -4,9 +4,10 @@
 (start_sample, end_sample) pairs, at most `max_seconds` long, covering all detected speech.
 
 How: log energy of every 10 ms frame; frames quieter than the noise floor (10th percentile of the
-file) plus a margin are pauses. From the start of the current chunk, the next cut goes in the
-middle of the longest pause in the second half of the allowed span (longest in the whole span if
-the second half has none; the quietest frame if there is no pause at all). Each chunk is then
+file's frames that are not digital silence) plus a margin are pauses. From the start of the current
+chunk, the next cut goes in the middle of the longest pause in the second half of the allowed span
+(longest in the whole span if the second half has none; the quietest frame if there is no pause at
+all). Each chunk is then
 trimmed to its speech plus a short margin, and chunks without speech are dropped.
 
 Memory: split_file reads the file in blocks and keeps only the frame energies (4 bytes per 10 ms,
@@ -35,6 +36,8 @@ SPLIT_PAUSE_SECONDS = 1.0  # a pause of a second or more always ends a chunk: mo
                            # single utterances, and a character model has no word boundary for a pause
 MIN_SPEECH_SECONDS = 0.1  # a chunk with less than a tenth of a second of speech frames is noise
 SILENCE_DB = -80.0  # frames below -80 dB full scale are silence whatever the recording's levels
+DIGITAL_SILENCE_DB = -90.0  # below one int16 step of noise (-90 dB): exact zeros, not a room's tone;
+                            # left out of the noise floor estimate, or zero gaps would set it at -100 dB
 POWER_FLOOR = 1e-10  # mean squared amplitude floor (-100 dB): digital silence has finite energy
 
 
@@ -82,6 +85,9 @@ def frame_energies(samples: np.ndarray, hop: int) -> np.ndarray:
 
 def speech_threshold(energy_db: np.ndarray) -> float:
     """Energy (dB) above which a frame counts as speech."""
+    recorded = energy_db[energy_db > DIGITAL_SILENCE_DB]
+    if len(recorded):
+        energy_db = recorded
     floor, loud = np.percentile(energy_db, [NOISE_PERCENTILE, LOUD_PERCENTILE])
     return max(SILENCE_DB, float(floor + min(SPEECH_MARGIN_DB, (loud - floor) / 2)))
 

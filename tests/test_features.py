@@ -64,7 +64,7 @@ def test_config_defaults_depend_on_kind_and_round_trip():
 @pytest.mark.parametrize("corpus, rate, nfft", [("an4", 16000, 512), ("yesno", 8000, 256)])
 def test_mfcc_equals_python_speech_features(corpus, rate, nfft, request):
     data = request.getfixturevalue(corpus)
-    config = FeatureConfig(kind="mfcc", sample_rate=rate)
+    config = FeatureConfig(kind="mfcc", sample_rate=rate, dither=0.0)  # psf has no noise floor
     assert features.fft_size(config) == nfft
     for utt in data.utts[:2]:
         samples, file_rate = load_audio(data.wav[utt])
@@ -85,20 +85,22 @@ def test_vectorised_delta_equals_psf_delta(an4):
 @pytest.mark.parametrize("corpus, rate, bins", [("an4", 16000, 80), ("yesno", 8000, 40)])
 def test_fbank_equals_torchaudio_kaldi_fbank(corpus, rate, bins, request):
     data = request.getfixturevalue(corpus)
-    config = FeatureConfig(kind="fbank", sample_rate=rate, num_filters=bins)
+    config = FeatureConfig(kind="fbank", sample_rate=rate, num_filters=bins, dither=0.0)
     samples, _ = load_audio(data.wav[data.utts[0]])
     wave = torch.from_numpy(samples * 32768).unsqueeze(0)
     reference = torchaudio.compliance.kaldi.fbank(wave, sample_frequency=rate, num_mel_bins=bins, dither=0.0)
     np.testing.assert_allclose(compute(samples, config), reference.numpy(), rtol=1e-5, atol=1e-4)
 
 
-def test_dither_is_exposed_and_off_by_default(an4):
+def test_noise_floor_is_on_by_default_and_deterministic(an4):
+    """Kaldi's dither (one int16 step) as a deterministic floor: same features every call, different
+    from no floor; tests/test_silence.py checks it against torchaudio's random dither."""
     samples, _ = load_audio(an4.wav[an4.utts[0]])
-    plain = FeatureConfig(kind="fbank")
-    assert plain.dither == 0.0
-    np.testing.assert_array_equal(compute(samples, plain), compute(samples, plain))
-    dithered = FeatureConfig(kind="fbank", dither=1.0)
-    assert not np.array_equal(compute(samples, dithered), compute(samples, plain))
+    floored = FeatureConfig(kind="fbank")
+    assert floored.dither == 1.0
+    np.testing.assert_array_equal(compute(samples, floored), compute(samples, floored))
+    plain = FeatureConfig(kind="fbank", dither=0.0)
+    assert not np.array_equal(compute(samples, floored), compute(samples, plain))
 
 
 def test_frame_counts_follow_the_framing_formulas(an4, yesno):
