@@ -31,6 +31,12 @@ def _segments(d, lines):
     (d / "segments").write_text(lines)
 
 
+def _librispeech_trans(t, content: bytes):
+    chapter = t / "ls" / "dev-clean" / "19" / "198"
+    chapter.mkdir(parents=True)
+    (chapter / "19-198.trans.txt").write_bytes(content)
+
+
 # Each case: (name, setup(tmp_path, data dir) -> argv, text the single stderr line must contain).
 # `{d}` and `{t}` in the expected text stand for the data dir and tmp_path.
 def _nonutf8_text(t, d):
@@ -137,6 +143,9 @@ CASES = {
     "prepare folder nothing usable": (
         lambda t, d: ((t / "l.csv").write_text("path,text\na.wav,hi\nb.wav,\n"), ["prepare", "folder", str(t / "l.csv"), str(t / "out")])[1],
         "{t}/l.csv: no usable utterances (2 skipped"),
+    "prepare librispeech non-UTF-8 transcript": (
+        lambda t, d: (_librispeech_trans(t, b"19-198-0000 " + LATIN1 + b"\n"), ["prepare", "librispeech", str(t / "ls"), str(t / "out")])[1],
+        "{t}/ls/dev-clean/19/198/19-198.trans.txt:1: not UTF-8 text"),
     "prepare folder bad speaker pattern": (
         lambda t, d: ["prepare", "folder", str(d), str(t / "out"), "--speaker-pattern", "[a-"], "not a regular expression"),
 }

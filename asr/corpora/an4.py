@@ -20,6 +20,7 @@ from asr.corpora.common import add_utterance, require_dir, require_file, split_b
 from asr.corpora.text_norm import normalize_text
 from asr.datadir import DataDir
 from asr.errors import AsrError
+from asr.fileio import read_lines
 
 AUDIO_SUFFIXES = (".wav", ".sph")  # WAV edition (github) or the original NIST SPHERE release
 AUDIO_DIRS = {"train": "an4_clstk", "test": "an4test_clstk"}  # audio folders under wav/
@@ -32,7 +33,7 @@ SENTENCE_MARKERS = re.compile(r"</?s>")
 def read_transcription(path: Path) -> list[tuple[str, str]]:
     """(file id, normalised text) for each line of an an4_*.transcription file."""
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in read_lines(path):
         if not line.strip():
             continue
         match = TRANSCRIPT_LINE.match(line)
@@ -56,7 +57,7 @@ def file_ids(src: Path, part: str, rows: list[tuple[str, str]]) -> tuple[list[st
     list is absent, from the id itself (`an251-fash-b` is speaker fash)."""
     listing = src / "etc" / f"an4_{part}.fileids"
     if listing.is_file():
-        return [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()], listing
+        return [line.strip() for _, line in read_lines(listing) if line.strip()], listing
     ids = []
     for utt_name, _ in rows:
         fields = utt_name.split("-")

@@ -21,6 +21,7 @@ from asr.corpora.common import add_utterance, require_dir
 from asr.corpora.text_norm import normalize_text
 from asr.datadir import DataDir
 from asr.errors import AsrError
+from asr.fileio import read_lines
 
 SPEAKER = "kathleen"
 AUDIO_SUFFIXES = (".flac", ".wav")
@@ -52,7 +53,7 @@ def load(src: Path) -> dict[str, DataDir]:
         match = RECORDING_ID.match(transcript.stem)
         if not match:
             raise AsrError(f"{transcript}: name is not arctic_<a|b><NNNN>_<time>.txt")
-        text = normalize_text(transcript.read_text(encoding="utf-8"))
+        text = normalize_text(" ".join(line for _, line in read_lines(transcript)))
         split = split_of(int(match["prompt"]))
         add_utterance(splits[split], f"{SPEAKER}-{transcript.stem}", SPEAKER, find_audio(transcript),
                       text, transcript)

@@ -17,6 +17,7 @@ from asr.corpora.common import add_utterance, require_dir
 from asr.corpora.text_norm import normalize_text
 from asr.datadir import DataDir
 from asr.errors import AsrError
+from asr.fileio import read_lines
 
 
 def split_of(part: str) -> str | None:
@@ -49,7 +50,7 @@ def load_part(part: Path, data: DataDir) -> None:
         raise AsrError(f"{part}: no READER/CHAPTER/*.trans.txt transcripts")
     for transcript in transcripts:
         reader = transcript.parent.parent.name
-        for lineno, line in enumerate(transcript.read_text(encoding="utf-8").splitlines(), 1):
+        for lineno, line in read_lines(transcript):
             if not line.strip():
                 continue
             fields = line.split(maxsplit=1)
