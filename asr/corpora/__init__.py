@@ -5,6 +5,8 @@ writes OUT/train, OUT/test and, where made, OUT/dev (and LibriSpeech's dev_other
 wav.scp holds absolute audio paths, utterance ids start with the speaker id, text is normalised
 by asr.corpora.text_norm. `download(corpus, dest)` fetches corpora with a public archive.
 Each corpus module has `load(src) -> {split: DataDir}`; this module writes and validates.
+A user's own audio and transcripts (a folder of audio + .txt, or a CSV/TSV) become one data
+dir with asr.corpora.folder.prepare_folder (`asr prepare folder SRC OUT`).
 """
 from __future__ import annotations
 
