@@ -415,7 +415,8 @@ def add_model_commands(sub) -> None:
     p.add_argument("pipeline", choices=PIPELINES)
     p.add_argument("train_dir")
     p.add_argument("exp_dir")
-    p.add_argument("--config", help="YAML file overriding the pipeline's defaults")
+    p.add_argument("--config", help="YAML file overriding the pipeline's defaults "
+                                    "(`asr config PIPELINE` lists every key; checked before any work)")
     p.add_argument("--dev", help="data dir for early stopping and LM-weight tuning (never the test set)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key (YAML value), e.g. --set epochs=3; repeatable")
@@ -451,6 +452,13 @@ def _add_search_options(p) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for the neural network")
 
 
+def _check_threads(args) -> None:
+    from asr.value_rules import THREADS
+
+    if args.threads is not None:
+        THREADS.check(args.threads, "--threads")
+
+
 def _search_overrides(args) -> dict:
     pairs = {"beam_size": args.beam, "lm_weight": args.lm_weight, "word_score": args.word_score}
     return {k: v for k, v in pairs.items() if v is not None}
@@ -459,10 +467,35 @@ def _search_overrides(args) -> dict:
 def run_train(args) -> int:
     from asr.pipelines import pipeline_module
     from asr.pipelines.config import load_config
+    from asr.pipelines.training import exp_dir_state
+    from asr.value_rules import Rule
 
-    config = load_config(args.config, args.set)
+    Rule("int", low=1).check(args.nj, "--nj")
+    config = load_config(args.config, args.set, pipeline=args.pipeline)  # every key checked before any work
+    state = exp_dir_state(args.exp_dir)
+    if state == "unfinished":
+        print(f"{args.exp_dir}: unfinished training (no model.yaml): resuming from its checkpoints "
+              "where the config and data match")
+    elif state == "finished":
+        print(f"{args.exp_dir}: holds a trained model: retraining (its model.yaml is removed until done)")
     pipeline_module(args.pipeline).train(config, args.train_dir, args.exp_dir, dev_dir=args.dev, nj=args.nj)
     print(f"{args.exp_dir}: {args.pipeline} model trained")
+    return 0
+
+
+def add_config_commands(sub) -> None:
+    from asr.pipelines import PIPELINES
+
+    p = sub.add_parser("config", help="list every config key of a pipeline: default, allowed values, meaning")
+    p.add_argument("pipeline", choices=PIPELINES)
+    p.add_argument("--yaml", action="store_true", help="print a commented YAML config to start from")
+    p.set_defaults(func=run_config)
+
+
+def run_config(args) -> int:
+    from asr.pipelines.config_schema import config_table, config_yaml
+
+    print(config_yaml(args.pipeline) if args.yaml else config_table(args.pipeline))
     return 0
 
 
@@ -471,6 +504,7 @@ def run_decode(args) -> int:
 
     from asr.pipelines.decode import decode_datadir
 
+    _check_threads(args)
     out = decode_datadir(args.exp_dir, args.data_dir, args.out, _search_overrides(args), nbest=args.nbest,
                          device=args.device, threads=args.threads)
     wer = out / "wer.txt"
@@ -482,6 +516,7 @@ def run_decode(args) -> int:
 def run_transcribe(args) -> int:
     from asr.transcribe import transcribe_files
 
+    _check_threads(args)
     failures = transcribe_files(args.model_dir, args.audio, fmt=args.format, output_dir=args.output_dir,
                                 nbest=args.nbest, device=args.device, threads=args.threads,
                                 options=_search_overrides(args))
@@ -521,6 +556,7 @@ COMMANDS = (
     add_lexicon_commands,
     add_lm_commands,
     add_model_commands,
+    add_config_commands,
     add_align_commands,
 )
 

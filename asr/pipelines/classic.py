@@ -28,7 +28,8 @@ from tqdm import tqdm
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.modeldir import MODEL_FILE, read_model_info, resolve, write_model_info
-from asr.pipelines.config import merge_config
+from asr.pipelines.config import pipeline_config
+from asr.pipelines.training import set_threads, start_exp_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ DEFAULTS: dict = {
     "sil_score_grid": [0.0, 5.0, 10.0, 20.0],  # tuned on dev first (at the default LM weight)
     "lm_weight_grid": [7.0, 10.0, 13.0, 16.0],  # then these, on dev
     "word_score_grid": [-10.0, 0.0, 10.0],  # and these, on dev
+    "threads": None,  # CPU threads (BLAS, torch) while training; None: the libraries' default (OMP_NUM_THREADS)
 }
 SEARCH_KEYS = ("beam_size", "beam_size_token", "beam_threshold", "lm_weight", "word_score", "sil_score")
 MONO_DIR = "mono"  # checkpoint of the monophone stage inside the experiment dir
@@ -84,19 +86,17 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     from asr.hmm.train import TrainingSet, train_lda_mllt, train_monophone, train_sat, train_triphone
     from asr.lexicon import Lexicon
 
-    cfg = merge_config(DEFAULTS, config, "classic config")
-    if not cfg["lexicon"]:
-        raise AsrError("classic config: 'lexicon' (a pronunciation lexicon file) is required")
+    cfg = pipeline_config("classic", config)  # every key checked before any work
     lexicon = Lexicon.read(cfg["lexicon"])
     lm_path = Path(cfg["lm"]) if cfg["lm"] else None
-    if lm_path is not None and not lm_path.is_file():
-        raise AsrError(f"{lm_path}: no such LM file")
     features = FeatureConfig.from_dict({**DEFAULTS["features"], **(cfg["features"] or {})})
-    exp_dir = Path(exp_dir)
-    exp_dir.mkdir(parents=True, exist_ok=True)
+    data = check_datadir(train_dir, require_text=True)
+    if dev_dir is not None:
+        check_datadir(dev_dir, require_text=True)
+    exp_dir = start_exp_dir(exp_dir)
+    set_threads(cfg["threads"])
     started = time.perf_counter()
 
-    data = check_datadir(train_dir, require_text=True)
     cache = Path(cfg["feature_cache"]) if cfg["feature_cache"] else None
     feats = load_features(data, features, cache, nj)
     train_set = TrainingSet.build(feats, data.text, lexicon.prons)
@@ -115,8 +115,6 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
             cfg["tri_min_leaf_frames"], mixup_fraction=cfg["mixup_fraction"]))
     transform = None
     if cfg["lda_mllt"]:
-        if not cfg["triphone"]:
-            raise AsrError("classic config: lda_mllt needs triphone: true (its classes come from the triphone alignment)")
         model, ali, transform, train_set = train_lda_mllt(
             mono, train_set, ali, features.num_ceps, cfg["tri_leaves"], cfg["tri_gaussians"], cfg["lda_iters"],
             cfg["tri_min_leaf_frames"], mixup_fraction=cfg["mixup_fraction"])

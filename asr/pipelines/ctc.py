@@ -18,7 +18,8 @@ from asr.errors import AsrError
 from asr.nn.acoustic import (NN_DEFAULTS, copy_into, model_info, read_train_dev, train_acoustic_model,
                              write_model_info)
 from asr.nn.recognizer import NeuralRecognizer
-from asr.pipelines.config import merge_config
+from asr.pipelines.config import pipeline_config
+from asr.pipelines.training import start_exp_dir
 from asr.lexicon import Lexicon
 from asr.search import Hypothesis, LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_hypothesis
 from asr.modeldir import read_model_info, resolve
@@ -49,16 +50,9 @@ DECODING_KEYS = ("decoder", "beam_size", "beam_size_token", "beam_threshold", "l
 
 
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
-    config = merge_config(DEFAULTS, config, "ctc config")
-    if config["units"] not in UNIT_KINDS:
-        raise AsrError(f"ctc config: units must be one of {', '.join(UNIT_KINDS)}, not {config['units']!r}")
-    if config["decoder"] not in DECODERS:
-        raise AsrError(f"ctc config: decoder must be one of {', '.join(DECODERS)}, not {config['decoder']!r}")
-    if config["decoder"] == "lexicon" and not config["lexicon"]:
-        raise AsrError("ctc config: decoder lexicon needs `lexicon` (the words it may output)")
-    exp_dir = Path(exp_dir)
-    exp_dir.mkdir(parents=True, exist_ok=True)
+    config = pipeline_config("ctc", config)  # every key checked before any work
     train_data, dev_data = read_train_dev(Path(train_dir), Path(dev_dir) if dev_dir else None, config)
+    exp_dir = start_exp_dir(exp_dir)
 
     texts = [train_data.text[u] for u in train_data.utts]
     if config["units"] == "chars":

@@ -17,7 +17,8 @@ from asr.modeldir import MODEL_FILE, read_model_info, resolve
 from asr.nn.acoustic import (NN_DEFAULTS, copy_into, model_info, read_train_dev, train_acoustic_model,
                              write_model_info)
 from asr.nn.recognizer import NeuralRecognizer
-from asr.pipelines.config import merge_config
+from asr.pipelines.config import pipeline_config
+from asr.pipelines.training import start_exp_dir
 from asr.search import LexiconSearch, SearchOptions
 from asr.units import PhoneUnits
 
@@ -43,12 +44,7 @@ DECODING_KEYS = ("beam_size", "beam_size_token", "beam_threshold", "lm_weight", 
 
 
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
-    config = merge_config(DEFAULTS, config, "hybrid config")
-    for key in ("lexicon", "lm"):
-        if not config[key]:
-            raise AsrError(f"hybrid config: `{key}` is required (a file path)")
-    exp_dir = Path(exp_dir)
-    exp_dir.mkdir(parents=True, exist_ok=True)
+    config = pipeline_config("hybrid", config)  # every key checked before any work
     lexicon = Lexicon.read(config["lexicon"])
     train_data, dev_data = read_train_dev(Path(train_dir), Path(dev_dir) if dev_dir else None, config)
 
@@ -59,6 +55,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
             alternatives[utt] = pronunciations(text, lexicon, units, config["lexicon"])
     train_targets = {u: alternatives[u][0] for u in train_data.text}
     dev_targets = {u: alternatives[u][0] for u in dev_data.text}
+    exp_dir = start_exp_dir(exp_dir)
     model, summary = train_acoustic_model(config, train_data, dev_data, train_targets, dev_targets,
                                           len(units), exp_dir, nj, alternatives)
 

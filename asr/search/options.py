@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from asr.errors import AsrError
+from asr.value_rules import Rule
 
 LN10 = math.log(10.0)  # KenLM scores are log10; the search works in natural logs (x ln 10 = 2.3026)
 
@@ -38,16 +38,7 @@ class SearchOptions:
     # 11.4% off). See the package docstring.
 
     def __post_init__(self) -> None:
-        if self.beam_size < 1 or self.nbest < 1:
-            raise AsrError(f"search options: beam_size and nbest must be >= 1 (got {self.beam_size}, {self.nbest})")
-        if self.beam_size_token is not None and self.beam_size_token < 1:
-            raise AsrError(f"search options: beam_size_token must be >= 1 or None (got {self.beam_size_token})")
-        if self.beam_threshold <= 0:
-            raise AsrError(f"search options: beam_threshold must be > 0 (got {self.beam_threshold})")
-        if self.sil_score < 0:
-            # With blank standing for silence flashlight always offers the un-bonused blank path too,
-            # so a negative silence score would silently do nothing.
-            raise AsrError(f"search options: sil_score must be >= 0 (got {self.sil_score})")
+        check_search_options(self.to_dict(), "search options")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,3 +50,28 @@ class SearchOptions:
 
     def tokens_per_frame(self, num_tokens: int) -> int:
         return num_tokens if self.beam_size_token is None else min(self.beam_size_token, num_tokens)
+
+
+# What each field may hold: the one definition, used by SearchOptions, the pipeline configs
+# (asr.pipelines.config_schema) and the command line's search options.
+SEARCH_RULES = {
+    "beam_size": Rule("int", "search: hypotheses kept after each frame", low=1),
+    "beam_size_token": Rule("int", "search: tokens tried per frame (null: all)", low=1, nullable=True),
+    "beam_threshold": Rule("float", "search: drop hypotheses this far (natural log) below the best", low=0, low_open=True),
+    "lm_weight": Rule("float", "search: weight of the LM's log-probability", low=0),
+    "word_score": Rule("float", "search: score added per word (negative: fewer insertions)"),
+    # With blank standing for silence flashlight always offers the un-bonused blank path too,
+    # so a negative silence score would silently do nothing.
+    "sil_score": Rule("float", "search: bonus per silence frame between words", low=0),
+    "unk_score": Rule("float", "search: score added per word the LM does not know (lexicon-free search)"),
+    "nbest": Rule("int", "search: distinct word sequences returned", low=1),
+    "last_token_loop": Rule("bool", "search: a word's last token may last several frames"),
+}
+
+
+def check_search_options(options: dict, where: str) -> None:
+    """AsrError `<where>: <key>: <problem>` for the first search option in `options` that is not allowed
+    (keys that are not search options are ignored)."""
+    for key, value in options.items():
+        if key in SEARCH_RULES:
+            SEARCH_RULES[key].check(value, f"{where}: {key}")
