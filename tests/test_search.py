@@ -456,6 +456,20 @@ def test_tune_lm_weight_picks_the_lowest_dev_wer():
     assert (weight, score) == (2.0, 0.0)
 
 
+def test_tuned_value_at_the_edge_of_its_grid_is_warned(caplog):
+    refs = {"u": "A B"}
+    best_at_two = lambda w, s: {"u": "A B" if w == 2.0 else "A"}  # noqa: E731
+    with caplog.at_level("WARNING"):
+        tune_lm_weight(best_at_two, refs, {"lm_weight": [0.5, 1.0, 2.0], "word_score": [0.0]})
+    assert "tuned lm_weight = 2 is at the edge of its grid (0.5 to 2)" in caplog.text
+    assert "word_score" not in caplog.text  # a grid of one value has no edge
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        tune_lm_weight(best_at_two, refs, {"lm_weight": [0.5, 2.0, 3.0]})  # inside: no warning
+        tune_lm_weight(lambda w, s: {"u": "A B"}, refs, {"lm_weight": [0.5, 2.0]})  # flat: no best
+    assert "edge" not in caplog.text
+
+
 def test_piece_words_and_boundary_checks():
     pieces = ["<b>", "▁", "▁the", "▁ca", "t", "s"]
     path = [2, 0, 3, 4, 4, 0, 1, 5, 0]  # "▁the" "▁ca" "t" "▁" "s": words THE, CAT, S

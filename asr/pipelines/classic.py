@@ -315,6 +315,7 @@ class ClassicRecognizer:
         the test set)."""
         from asr.scoring import wer
         from asr.search import tune_lm_weight
+        from asr.search.tuning import warn_at_edge
 
         # adaptation (if any) from a first pass at the current settings; then the grid on its scores
         scores = self.utterance_scores(self.load_features(dev_data), dev_data.utt2spk)
@@ -325,12 +326,15 @@ class ClassicRecognizer:
             return {u: search.search(s, self.features.frame_shift)[0].text for u, s in scores.items()}
 
         sil_table = []
-        for sil_score in sil_scores:
+        for sil_score in tqdm(sil_scores, desc="tune sil_score", unit="point", disable=not sil_scores):
             self.configure(sil_score=sil_score)
             sil_table.append({"sil_score": float(sil_score),
                               "wer": wer(dev_data.text, decode(self.options["lm_weight"], self.options["word_score"]))})
         if sil_table:
-            self.configure(sil_score=min(sil_table, key=lambda row: row["wer"])["sil_score"])
+            best = min(sil_table, key=lambda row: row["wer"])["sil_score"]
+            if len({row["wer"] for row in sil_table}) > 1:
+                warn_at_edge("sil_score", best, sil_scores)
+            self.configure(sil_score=best)
         grid = [(w, s) for w in lm_weights for s in word_scores]
         lm_weight, word_score, table = tune_lm_weight(decode, dev_data.text, grid)
         self.configure(lm_weight=lm_weight, word_score=word_score)

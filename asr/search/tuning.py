@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from tqdm import tqdm
 
 from asr.errors import AsrError
 from asr.scoring import wer
+
+log = logging.getLogger(__name__)
 
 Grid = Mapping[str, Iterable[float]] | Iterable[tuple[float, float]]
 
@@ -40,4 +43,18 @@ def tune_lm_weight(decode: Callable[[float, float], dict[str, str]], refs: dict[
         table.append({"lm_weight": lm_weight, "word_score": word_score,
                       "wer": wer(refs, decode(lm_weight, word_score))})
     best = min(table, key=lambda row: row["wer"])  # min keeps the first of equal rows
+    if len({row["wer"] for row in table}) > 1:  # a flat table has no best value to lie beyond
+        for name in ("lm_weight", "word_score"):
+            warn_at_edge(name, best[name], [row[name] for row in table])
     return best["lm_weight"], best["word_score"], table
+
+
+def warn_at_edge(name: str, chosen: float, grid: Iterable[float]) -> bool:
+    """Warn (and return True) when a tuned value is the smallest or largest of a grid of several:
+    the best value may lie beyond it."""
+    values = sorted(set(float(v) for v in grid))
+    if len(values) < 2 or float(chosen) not in (values[0], values[-1]):
+        return False
+    log.warning("tuned %s = %g is at the edge of its grid (%g to %g): the best value may lie beyond; "
+                "widen %s_grid in the config", name, chosen, values[0], values[-1], name)
+    return True
