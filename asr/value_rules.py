@@ -97,7 +97,10 @@ class Rule:
 
     def _expected(self) -> str:
         if self.kind in ("int", "float") and not self.choices:
-            name = "an integer" if self.kind == "int" else ("a finite number" if self._range_text() == "" else "a number")
+            if self.kind == "int":
+                name = "an integer"
+            else:
+                name = "a number" if self._range_text() else "a finite number"
             text = name + self._range_text()
         elif self.kind == "list":
             text = "a " + self.describe().removeprefix("null or ")

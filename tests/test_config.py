@@ -20,7 +20,8 @@ LEXICON = REPO / "lexicons" / "yesno.txt"
 
 def required_files(pipeline: str) -> dict:
     """The keys a pipeline requires, pointing at files that exist."""
-    return {"classic": {"lexicon": str(LEXICON)}, "ctc": {}, "hybrid": {"lexicon": str(LEXICON), "lm": str(LEXICON)}}[pipeline]
+    return {"classic": {"lexicon": str(LEXICON)}, "ctc": {},
+            "hybrid": {"lexicon": str(LEXICON), "lm": str(LEXICON)}}[pipeline]
 
 
 def one_error_line(capsys) -> str:
@@ -285,3 +286,34 @@ def test_train_rejects_nj_below_one_before_any_work(few, tmp_path, capsys):
     assert main(["train", "ctc", str(few), str(tmp_path / "exp"), "--nj", "0"]) == 1
     assert one_error_line(capsys) == "asr: error: --nj: must be an integer >= 1, got 0"
     assert not (tmp_path / "exp").exists()
+
+
+def test_interrupted_neural_training_resumes_from_its_last_epoch(few, tmp_path, capsys, monkeypatch):
+    """Ctrl-C after the first epoch's checkpoint: no model.yaml; the rerun says it resumes, goes on
+    from epoch 2 (its history keeps epoch 1) and writes model.yaml."""
+    import asr.nn.train
+    from nn_helpers import TINY
+
+    exp = tmp_path / "exp"
+    config = tmp_path / "ctc.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "epochs": 2, "patience": 5, "decoder": "greedy",
+                                      "keep_checkpoints": True}))
+    real, calls = asr.nn.train._should_stop, []
+
+    def stop_after_first_epoch(history, patience):
+        calls.append(len(history))
+        if len(history) == 1:
+            raise KeyboardInterrupt
+        return real(history, patience)
+
+    monkeypatch.setattr(asr.nn.train, "_should_stop", stop_after_first_epoch)
+    argv = ["train", "ctc", str(few), str(exp), "--config", str(config), "--dev", str(few)]
+    assert main(argv) == 130
+    assert (exp / "checkpoints" / "state.pt").is_file() and not (exp / "model.yaml").exists()
+    capsys.readouterr()
+
+    monkeypatch.setattr(asr.nn.train, "_should_stop", real)
+    assert main(argv) == 0
+    assert "unfinished training (no model.yaml): resuming" in capsys.readouterr().out
+    info = yaml.safe_load((exp / "model.yaml").read_text())
+    assert [h["epoch"] for h in info["train"]["history"]] == [1, 2]

@@ -299,7 +299,8 @@ def describe_keys(pipeline: str) -> list[tuple[str, object, Rule]]:
 def config_table(pipeline: str) -> str:
     """Every key as a table: key, default, allowed values, meaning."""
     rows = [("key", "default", "allowed", "meaning")]
-    rows += [(key, yaml_value(default), rule.describe(), rule.meaning) for key, default, rule in describe_keys(pipeline)]
+    rows += [(key, yaml_value(default), rule.describe(), rule.meaning)
+             for key, default, rule in describe_keys(pipeline)]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"{pipeline} config keys (`asr config {pipeline} --yaml` writes them as a YAML file):", ""]
     for i, row in enumerate(rows):

@@ -9,18 +9,15 @@ model.yaml is an unfinished training; rerunning the same command resumes from it
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from asr.errors import AsrError
 from asr.pipelines import MODEL_FILE
 
-log = logging.getLogger(__name__)
-
 
 def exp_dir_state(exp_dir: str | Path) -> str:
     """'new' (missing or empty), 'finished' (holds model.yaml) or 'unfinished' (anything else)."""
-    exp_dir = Path(exp_dir)
+    exp_dir = _not_a_file(exp_dir)
     if not exp_dir.is_dir() or not any(exp_dir.iterdir()):
         return "new"
     return "finished" if (exp_dir / MODEL_FILE).is_file() else "unfinished"
@@ -29,11 +26,16 @@ def exp_dir_state(exp_dir: str | Path) -> str:
 def start_exp_dir(exp_dir: str | Path) -> Path:
     """Create the experiment dir (call once the config and data are checked); a finished model's
     model.yaml is removed, so the dir reads as unfinished until this training writes its own."""
+    exp_dir = _not_a_file(exp_dir)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    (exp_dir / MODEL_FILE).unlink(missing_ok=True)
+    return exp_dir
+
+
+def _not_a_file(exp_dir: str | Path) -> Path:
     exp_dir = Path(exp_dir)
     if exp_dir.exists() and not exp_dir.is_dir():
         raise AsrError(f"{exp_dir}: exists and is not a directory")
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    (exp_dir / MODEL_FILE).unlink(missing_ok=True)
     return exp_dir
 
 

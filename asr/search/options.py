@@ -57,7 +57,8 @@ class SearchOptions:
 SEARCH_RULES = {
     "beam_size": Rule("int", "search: hypotheses kept after each frame", low=1),
     "beam_size_token": Rule("int", "search: tokens tried per frame (null: all)", low=1, nullable=True),
-    "beam_threshold": Rule("float", "search: drop hypotheses this far (natural log) below the best", low=0, low_open=True),
+    "beam_threshold": Rule("float", "search: drop hypotheses this far (natural log) below the best",
+                           low=0, low_open=True),
     "lm_weight": Rule("float", "search: weight of the LM's log-probability", low=0),
     "word_score": Rule("float", "search: score added per word (negative: fewer insertions)"),
     # With blank standing for silence flashlight always offers the un-bonused blank path too,
