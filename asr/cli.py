@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from asr.errors import AsrError
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not sys.stderr.isatty():  # progress bars are for people at a terminal, not for logs and pipes
+        os.environ.setdefault("TQDM_DISABLE", "1")  # read by tqdm when first imported (handlers import it)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -25,10 +28,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("asr: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if not e.filename:  # not about a file the user named: a bug, keep the traceback
+            raise
+        print(f"asr: error: {e.filename}: {e.strerror}", file=sys.stderr)  # exists, permission, disk full
+        return 1
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, like every other error (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"asr: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="asr", description=__doc__.splitlines()[0])
+    parser = OneLineErrorParser(prog="asr", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
@@ -433,13 +448,19 @@ def add_model_commands(sub) -> None:
     p = sub.add_parser("transcribe", help="transcribe audio files with a model dir")
     p.add_argument("model_dir")
     p.add_argument("audio", nargs="+", help="audio files, directories, or - for a list of paths on stdin")
-    p.add_argument("--format", choices=FORMATS, default="txt")
-    p.add_argument("--output-dir", help="write <name>.<format> per input here (default: print to stdout)")
+    p.add_argument("--format", choices=FORMATS, default="txt",
+                   help="txt (default), json, srt, vtt, ctm or tsv. Several inputs on stdout: txt lines "
+                        "'FILE: text', json one object per line naming its 'audio', ctm named by file, tsv "
+                        "with a first 'audio' column; srt and vtt need --output-dir")
+    p.add_argument("--output-dir", help="write <name>.<format> per input here (default: print to stdout); "
+                                        "inputs sharing a name get their folders mirrored under it")
     _add_search_options(p)
     p.set_defaults(func=run_transcribe)
 
     p = sub.add_parser("info", help="describe a model dir: pipeline, units, data, sizes, scores")
     p.add_argument("model_dir")
+    p.add_argument("--check", action="store_true",
+                   help="verify the files' checksums recorded at training and load every part of the model")
     p.set_defaults(func=run_info)
 
 
@@ -460,8 +481,16 @@ def _check_threads(args) -> None:
 
 
 def _search_overrides(args) -> dict:
-    pairs = {"beam_size": args.beam, "lm_weight": args.lm_weight, "word_score": args.word_score}
-    return {k: v for k, v in pairs.items() if v is not None}
+    """The search options given on the command line, checked (finite, in range) before any work."""
+    from asr.search.options import SEARCH_RULES
+
+    flags = {"beam_size": "--beam", "lm_weight": "--lm-weight", "word_score": "--word-score", "nbest": "--nbest"}
+    given = {"beam_size": args.beam, "lm_weight": args.lm_weight, "word_score": args.word_score,
+             "nbest": args.nbest}
+    for key, value in given.items():
+        if value is not None:
+            SEARCH_RULES[key].check(value, flags[key])
+    return {k: v for k, v in given.items() if v is not None and k != "nbest"}
 
 
 def run_train(args) -> int:
@@ -527,6 +556,12 @@ def run_info(args) -> int:
     from asr.transcribe import describe_model
 
     print(describe_model(args.model_dir))
+    if args.check:
+        from asr.pipelines import check_model
+
+        checked = check_model(args.model_dir)
+        print(f"check:       {checked} files match their checksums; every part loads and decodes" if checked
+              else "check:       every part loads and decodes (no checksums recorded: trained before they were)")
     return 0
 
 

@@ -10,6 +10,9 @@ import json
 from asr.search import Hypothesis, Word
 
 FORMATS = ("txt", "json", "srt", "vtt", "ctm", "tsv")
+# Formats several transcripts can share one stream in (render_named): every line names its file.
+# srt and vtt cannot (one document per recording): several inputs need an output dir.
+STREAM_FORMATS = ("txt", "json", "ctm", "tsv")
 CUE_MAX_SECONDS = 6.0  # six seconds: a reader's comfortable maximum for one subtitle
 CUE_MAX_CHARS = 42  # forty-two characters: the usual one-line subtitle width
 CUE_PAUSE_SECONDS = 0.5  # a half-second silence between words starts a new cue
@@ -34,6 +37,27 @@ def render(fmt: str, hyp: Hypothesis, name: str = "audio", nbest: list[Hypothesi
         rows = (f"{round(w.start * 1000)}\t{round(w.end * 1000)}\t{w.word}\t{w.confidence:.3f}\n" for w in hyp.words)
         return "start\tend\tword\tconfidence\n" + "".join(rows)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_named(fmt: str, hyp: Hypothesis, name: str, nbest: list[Hypothesis] | None = None,
+                 duration: float | None = None) -> str:
+    """One of several transcripts sharing a stream, every line naming recording `name`: txt
+    `name: text`; json one compact object per line (JSON Lines) with "audio": name; ctm as usual
+    (its first field is the name); tsv rows with a first `audio` column (after `stream_header`)."""
+    if fmt == "txt":
+        return f"{name}: {hyp.text}\n"
+    if fmt == "json":
+        return json.dumps(to_json(hyp, name, nbest, duration)) + "\n"
+    if fmt == "ctm":
+        return render("ctm", hyp, name=name)
+    if fmt == "tsv":
+        return "".join(f"{name}\t{row}\n" for row in render("tsv", hyp).splitlines()[1:])
+    raise ValueError(f"format {fmt!r} cannot hold several transcripts in one stream")
+
+
+def stream_header(fmt: str) -> str:
+    """What precedes render_named's transcripts: the tsv column names, else nothing."""
+    return "audio\t" + render("tsv", Hypothesis()) if fmt == "tsv" else ""
 
 
 def to_json(hyp: Hypothesis, name: str, nbest: list[Hypothesis] | None = None,

@@ -6,6 +6,7 @@ stays flat with file length, stitches chunk transcripts with global times, and w
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +15,13 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.audio import AUDIO_SUFFIXES, audio_info, load_audio, resample, to_mono
+from asr.audio import (AUDIO_SUFFIXES, audio_info, check_finite_file, load_audio, resample, to_mono,
+                       warn_if_truncated)
 from asr.errors import AsrError
 from asr.fileio import atomic_write
-from asr.formats import render
+from asr.formats import STREAM_FORMATS, render, render_named, stream_header
+from asr.modeldir import read_model_info
 from asr.pipelines import load as load_recognizer
-from asr.pipelines import read_model_info
 from asr.search import Hypothesis
 
 MAX_CHUNK_SECONDS = 20.0  # twenty seconds: longer audio is split at pauses (training utterances are shorter)
@@ -67,11 +69,15 @@ class Transcriber:
             return self._transcribe_file(Path(audio), nbest)
         if sample_rate is None:
             raise AsrError("transcribe: an array needs its sample_rate")
-        samples = resample(to_mono(np.asarray(audio, dtype=np.float32)), sample_rate, self.sample_rate)
-        if len(samples) == 0:
+        samples = np.asarray(audio, dtype=np.float32)
+        if samples.size == 0:
             raise AsrError("transcribe: the array holds no samples")
+        if not np.all(np.isfinite(samples)):
+            raise AsrError("transcribe: the array holds NaN or infinite samples")
+        samples = resample(to_mono(samples), sample_rate, self.sample_rate)
         duration = len(samples) / self.sample_rate
         if duration <= self.max_chunk_seconds:
+            self._check_length("transcribe: the array", len(samples))
             return Transcript("<array>", duration, self.recognizer.recognize(samples, nbest=nbest))
         from asr.segment import split_samples
 
@@ -84,8 +90,12 @@ class Transcriber:
         duration = info.frames / info.samplerate
         if duration <= self.max_chunk_seconds:
             samples, _ = load_audio(path, sample_rate=self.sample_rate)
+            self._check_length(str(path), len(samples))
             return Transcript(str(path), duration, self.recognizer.recognize(samples, nbest=nbest))
         from asr.segment import split_file
+
+        warn_if_truncated(path, info.samplerate, info.frames)
+        check_finite_file(path)  # before the pause finder, whose energies NaN would spoil
 
         def pieces():
             for start, end in split_file(path, self.max_chunk_seconds):
@@ -93,6 +103,13 @@ class Transcriber:
                 yield start / rate, resample(to_mono(block), rate, self.sample_rate)
 
         return Transcript(str(path), duration, [self._stitch(pieces())])
+
+    def _check_length(self, name: str, num_samples: int) -> None:
+        """Audio shorter than one analysis frame has no features: an error naming it."""
+        needed = self.recognizer.min_samples
+        if num_samples < needed:
+            raise AsrError(f"{name}: audio too short: {1000 * num_samples / self.sample_rate:.1f} ms, "
+                           f"one {1000 * needed / self.sample_rate:.0f} ms frame is the least")
 
     def _stitch(self, pieces) -> Hypothesis:
         """One hypothesis from chunk hypotheses, times moved to the start of each chunk."""
@@ -132,26 +149,79 @@ def transcribe_files(model_dir, inputs: list[str], fmt: str = "txt", output_dir:
                      options: dict | None = None) -> list[Path]:
     """Transcribe every input; a file that fails is reported on one line and the rest go on.
 
-    Returns the files that failed. Outputs go to OUTPUT_DIR/<name>.<fmt>, or stdout.
+    Returns the files that failed. Outputs go to OUTPUT_DIR (see `output_paths`), or stdout: one
+    input as `render` writes it; several in a form that names the file on every line (see
+    asr.formats.render_named), which srt and vtt have not (AsrError: use an output dir).
+    Inputs, formats and the output dir are checked before the model is loaded.
     """
     paths = expand_inputs(inputs)
+    targets = output_paths(paths, output_dir, fmt) if output_dir else None
+    named = targets is None and len(paths) > 1  # several transcripts share stdout
+    if named:
+        check_stream(paths, fmt)
     transcriber = load(model_dir, device=device, threads=threads, **(options or {}))
     failures: list[Path] = []
-    for path in tqdm(paths, desc="transcribe", unit="file", disable=len(paths) < 2):
+    if named:
+        sys.stdout.write(stream_header(fmt))
+    # disable=None: tqdm draws the bar on a terminal only
+    for i, path in enumerate(tqdm(paths, desc="transcribe", unit="file", disable=None if len(paths) > 1 else True)):
         try:
             result = transcriber.transcribe(path, nbest=nbest)
         except AsrError as e:
             tqdm.write(f"asr: error: {e}", file=sys.stderr)
             failures.append(path)
             continue
-        text = render(fmt, result.best, name=path.stem, nbest=result.nbest, duration=result.duration)
-        if output_dir:
-            with atomic_write(Path(output_dir) / f"{path.stem}.{fmt}") as f:
-                f.write(text)
+        if targets is not None:
+            text = render(fmt, result.best, name=path.stem, nbest=result.nbest, duration=result.duration)
+            try:
+                with atomic_write(targets[i]) as f:
+                    f.write(text)
+            except OSError as e:
+                tqdm.write(f"asr: error: {targets[i]}: cannot write ({e.strerror})", file=sys.stderr)
+                failures.append(path)
+        elif named:
+            sys.stdout.write(render_named(fmt, result.best, str(path), nbest=result.nbest, duration=result.duration))
         else:
-            prefix = f"{path}: " if fmt == "txt" and len(paths) > 1 else ""
-            sys.stdout.write(prefix + text)
+            sys.stdout.write(render(fmt, result.best, name=path.stem, nbest=result.nbest, duration=result.duration))
     return failures
+
+
+def output_paths(paths: list[Path], output_dir: str | os.PathLike, fmt: str) -> list[Path]:
+    """OUTPUT_DIR/<name>.<fmt> per input. When two inputs share a name (a/x.wav, b/x.wav), every
+    input's folder relative to the inputs' common folder is mirrored under OUTPUT_DIR
+    (OUTPUT_DIR/a/x.txt, OUTPUT_DIR/b/x.txt). Inputs that would still write one file (the same file
+    twice, x.wav beside x.flac) and an output dir that is not a directory are AsrErrors."""
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise AsrError(f"{out}: --output-dir names an existing file, not a directory")
+    stems = [p.stem for p in paths]
+    if len(set(stems)) == len(stems):
+        targets = [out / f"{stem}.{fmt}" for stem in stems]
+    else:
+        absolute = [Path(os.path.abspath(p)) for p in paths]
+        common = Path(os.path.commonpath([a.parent for a in absolute]))
+        targets = [out / a.parent.relative_to(common) / f"{a.stem}.{fmt}" for a in absolute]
+    first: dict[Path, Path] = {}
+    for path, target in zip(paths, targets):
+        if target in first:
+            raise AsrError(f"{path}: its transcript would overwrite that of {first[target]} ({target}); "
+                           "give each input once, or transcribe same-named files separately")
+        first[target] = path
+    existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise AsrError(f"{out}: cannot create files there ({existing} is not a writable directory)")
+    return targets
+
+
+def check_stream(paths: list[Path], fmt: str) -> None:
+    """Several transcripts on stdout: only formats that name the file on every line, and names
+    that keep the lines parseable."""
+    if fmt not in STREAM_FORMATS:
+        raise AsrError(f"--format {fmt}: {len(paths)} inputs give {len(paths)} {fmt} documents; "
+                       "use --output-dir DIR (one file per input)")
+    for path in paths:
+        if fmt in ("ctm", "tsv") and any(c.isspace() for c in str(path)):
+            raise AsrError(f"{path}: a name with whitespace cannot be a {fmt} field; use --output-dir DIR")
 
 
 def describe_model(model_dir: str | Path) -> str:
