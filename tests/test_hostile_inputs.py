@@ -525,3 +525,85 @@ def test_interrupted_transcription_leaves_only_complete_outputs(ctx, capsys, mon
     assert code == 130 and err == ["asr: interrupted"]
     assert sorted(p.name for p in out.iterdir()) == ["w0.txt"]
     assert set((out / "w0.txt").read_text().split()) <= {"YES", "NO"}
+
+
+# ------------------------------------------------------------------ configs and `asr train` (config checks)
+# Every pipeline config key is checked when the config is read, before features or files: each row
+# is one line naming the config file (or --set / the option) and the key, and no experiment dir.
+
+def train(ctx: Ctx, pipeline: str, *extra: str, config: str | bytes | None = None, name: str | None = None) -> Run:
+    """`asr train PIPELINE` on a real one-utterance data dir, the config written to ctx.tmp/conf.yaml."""
+    data = ctx.tmp / "train"
+    if not data.exists():
+        ctx.datadir("train", {"u1": ctx.wav("u1.wav")})
+    lexicon = Path(__file__).resolve().parents[1] / "lexicons" / "yesno.txt"
+    required = {"classic": ["--set", f"lexicon={lexicon}"], "ctc": [],
+                "hybrid": ["--set", f"lexicon={lexicon}", "--set", f"lm={lexicon}"]}[pipeline]
+    argv = ["train", pipeline, str(data), str(ctx.tmp / "exp"), *required, *extra]
+    if config is not None:
+        argv += ["--config", str(ctx.write("conf.yaml", config))]
+    return Run(argv, name=name or (str(ctx.tmp / "conf.yaml") if config is not None else "--set"),
+               absent=[ctx.tmp / "exp"])
+
+
+def config_yaml_reads_back(ctx, out):
+    config = yaml.safe_load(out)
+    assert config["epochs"] == 30 and config["threads"] == 2 and config["units"] == "chars"
+
+
+CONFIG_CASES = [
+    ("config-missing", lambda c: Run(["train", "ctc", str(c.tmp), str(c.tmp / "exp"), "--config",
+                                      str(c.tmp / "nope.yaml")], name=str(c.tmp / "nope.yaml"),
+                                     absent=[c.tmp / "exp"]), Error("no such config file")),
+    ("config-not-yaml", lambda c: train(c, "ctc", config="epochs: [1,\n"), Error(r"conf\.yaml:\d+: not valid YAML")),
+    ("config-a-list", lambda c: train(c, "ctc", config="- epochs\n"), Error("must be a mapping")),
+    ("config-not-utf8", lambda c: train(c, "ctc", config=b"epochs: 3 \xff\n"), Error("not UTF-8")),
+    ("config-epochs-word", lambda c: train(c, "ctc", config="epochs: three\n"),
+     Error(r"epochs: must be an integer >= 1, got 'three'"), SUBPROCESS),
+    ("config-epochs-zero", lambda c: train(c, "hybrid", config="epochs: 0\n"), Error(r"epochs: must be an integer >= 1, got 0")),
+    ("config-lr-negative", lambda c: train(c, "ctc", config="lr: -0.5\n"), Error(r"lr: must be a number > 0, got -0.5")),
+    ("config-lr-nan", lambda c: train(c, "ctc", config="lr: .nan\n"), Error(r"lr: must be a number > 0, got nan")),
+    ("config-beam-negative", lambda c: train(c, "ctc", config="beam_size: -1\n"), Error(r"beam_size: must be an integer >= 1")),
+    ("config-batch-frames-zero", lambda c: train(c, "hybrid", config="batch_frames: 0\n"), Error(r"batch_frames: must be")),
+    ("config-dropout-one", lambda c: train(c, "ctc", config="dropout: 1.0\n"), Error(r"dropout: must be a number in \[0, 1\)")),
+    ("config-grid-inf", lambda c: train(c, "hybrid", config="lm_weight_grid: [0.5, .inf]\n"),
+     Error(r"lm_weight_grid: item 2: must be a number >= 0, got inf")),
+    ("config-bool-as-string", lambda c: train(c, "ctc", config="spec_augment: 'no'\n"), Error(r"spec_augment: must be true or false")),
+    ("config-unknown-key", lambda c: train(c, "ctc", config="epoch: 3\n"), Error(r"unknown key 'epoch' \(did you mean 'epochs'\?\)")),
+    ("config-encoder-choice", lambda c: train(c, "ctc", config="encoder: transformer\n"), Error(r"encoder: must be one of")),
+    ("config-heads-divide-width", lambda c: train(c, "ctc", config="num_heads: 5\n"), Error(r"num_heads: must divide d_model")),
+    ("config-classic-features-cmvn", lambda c: train(c, "classic", config="features: {cmvn: global}\n"),
+     Error(r"features\.cmvn: must be one of")),
+    ("config-classic-features-not-mapping", lambda c: train(c, "classic", config="features: mfcc\n"), Error(r"features: must be a mapping")),
+    ("config-classic-lda-without-triphones", lambda c: train(c, "classic", config="lda_mllt: true\ntriphone: false\n"),
+     Error(r"lda_mllt: needs triphone: true")),
+    ("config-hybrid-lexicon-missing-file", lambda c: train(c, "hybrid", config="lexicon: no/such/lexicon.txt\n"),
+     Error(r"lexicon: no such file 'no/such/lexicon.txt'")),
+    ("config-ctc-lexicon-decoder-without-lexicon", lambda c: train(c, "ctc", config="decoder: lexicon\n"),
+     Error(r"decoder lexicon needs `lexicon`")),
+    ("set-not-yaml", lambda c: train(c, "ctc", "--set", "epochs=[1,"), Error(r"--set 'epochs=\[1,': not valid YAML")),
+    ("set-without-value", lambda c: train(c, "ctc", "--set", "epochs"), Error(r"expected KEY=VALUE")),
+    ("set-threads-negative", lambda c: train(c, "ctc", "--set", "threads=-3"), Error(r"threads: must be an integer >= 1, got -3")),
+    ("set-classic-threads-zero", lambda c: train(c, "classic", "--set", "threads=0"),
+     Error(r"threads: must be null or an integer >= 1, got 0")),
+    ("set-hybrid-lm-required", lambda c: Run(["train", "hybrid", str(c.tmp), str(c.tmp / "exp"), "--set",
+                                              f"lexicon={c.write('lex.txt', 'YES Y EH S')}"], name="--set",
+                                             absent=[c.tmp / "exp"]), Error(r"lm: required")),
+    ("train-nj-zero", lambda c: train(c, "ctc", "--nj", "0", name="--nj"), Error(r"must be an integer >= 1, got 0")),
+    ("train-data-missing", lambda c: Run(["train", "ctc", str(c.tmp / "no_data"), str(c.tmp / "exp")],
+                                         name=str(c.tmp / "no_data"), absent=[c.tmp / "exp"]), Error("no such|not a")),
+    ("train-exp-dir-is-a-file", lambda c: Run(train(c, "ctc").argv[:3] + [str(c.write("exp", "x"))],
+                                              name=str(c.tmp / "exp")), Error("exists and is not a directory")),
+    ("transcribe-threads-negative", lambda c: transcribe(c, c.wav(), "--threads", "-3") | named("--threads"),
+     Error(r"must be an integer >= 1, got -3")),
+    ("decode-threads-zero", lambda c: Run(["decode", str(c.model("hybrid")), str(c.datadir("d", {"u1": c.wav()})),
+                                           "--threads", "0", "--out", str(c.tmp / "dec")], name="--threads",
+                                          absent=[c.tmp / "dec"]), Error(r"must be an integer >= 1, got 0")),
+    ("config-unknown-pipeline", lambda c: Run(["config", "kaldi"], name="kaldi"), Error("invalid choice")),
+    ("config-yaml-ok", lambda c: Run(["config", "ctc", "--yaml"]), Ok(config_yaml_reads_back)),
+]
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_hostile_config(case, ctx, capsys, caplog, monkeypatch):
+    test_hostile_input(case, ctx, capsys, caplog, monkeypatch)
