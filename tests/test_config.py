@@ -317,3 +317,22 @@ def test_interrupted_neural_training_resumes_from_its_last_epoch(few, tmp_path, 
     assert "unfinished training (no model.yaml): resuming" in capsys.readouterr().out
     info = yaml.safe_load((exp / "model.yaml").read_text())
     assert [h["epoch"] for h in info["train"]["history"]] == [1, 2]
+
+
+def test_set_reaches_nested_feature_keys_as_asr_config_names_them(tmp_path):
+    path = tmp_path / "classic.yaml"
+    path.write_text(f"lexicon: {LEXICON}\nfeatures: {{sample_rate: 8000}}\n")
+    config = load_config(path, ["features.cmvn=none"], pipeline="classic")
+    assert config["features"] == {"sample_rate": 8000, "cmvn": "none"}
+    with pytest.raises(AsrError, match=r"^--set: features\.cmvn: must be one of utterance, speaker, none, got 'x'$"):
+        load_config(path, ["features.cmvn=x"], pipeline="classic")
+    with pytest.raises(AsrError, match=r"^--set: unknown key 'epochs\.x'"):
+        load_config(None, ["epochs.x=1"], pipeline="ctc")
+
+
+def test_cuda_without_a_cuda_device_is_refused_when_read(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(AsrError, match=r"^--set: device: cuda, but torch sees no CUDA device$"):
+        load_config(None, ["device=cuda"], pipeline="ctc")

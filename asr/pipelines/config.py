@@ -10,7 +10,8 @@ from asr.errors import AsrError
 
 
 def load_config(path: str | Path | None, overrides: list[str] = (), pipeline: str | None = None) -> dict:
-    """The user's config: the YAML file's mapping, then each KEY=VALUE (value parsed as YAML).
+    """The user's config: the YAML file's mapping, then each KEY=VALUE (value parsed as YAML; with
+    `pipeline`, KEY may name a field of a mapping key, as `asr config` lists them: features.cmvn).
 
     With `pipeline`, every value is checked where it came from (the file, or `--set`) and the
     merged config as a whole (required keys, rules between keys): one AsrError line naming the
@@ -41,11 +42,19 @@ def load_config(path: str | Path | None, overrides: list[str] = (), pipeline: st
         if not sep or not key:
             raise AsrError(f"--set {item!r}: expected KEY=VALUE")
         try:
-            config[key] = yaml.safe_load(value)
+            value = yaml.safe_load(value)
         except yaml.YAMLError:
             raise AsrError(f"--set {item!r}: not valid YAML") from None
+        parent, dot, field = key.partition(".")
+        nested = bool(dot and pipeline and isinstance(defaults(pipeline).get(parent), dict))
+        if nested:  # a key inside a mapping, e.g. features.cmvn=none
+            if not isinstance(config.get(parent) or {}, dict):
+                raise AsrError(f"--set {item!r}: {parent} is not a mapping")
+            config[parent] = {**(config.get(parent) or {}), field: value}
+        else:
+            config[key] = value
         if pipeline:
-            check_config(pipeline, {key: config[key]}, "--set")
+            check_config(pipeline, {parent: config[parent]} if nested else {key: value}, "--set")
     if pipeline:
         where = f"{path}" if path and not overrides else ("--set" if not path else f"{path} with --set")
         check_config(pipeline, {**defaults(pipeline), **config}, where, complete=True)

@@ -268,8 +268,15 @@ def _check_together(pipeline: str, config: dict, where: str) -> None:
          f"must divide d_model ({config['d_model']}), got {config['num_heads']}")
     need(not config["spec_augment"] or config["freq_mask_width"] <= config["num_filters"], "freq_mask_width",
          f"must be <= num_filters ({config['num_filters']}), got {config['freq_mask_width']}")
+    need(config["device"] != "cuda" or _cuda_available(), "device", "cuda, but torch sees no CUDA device")
     _feature_config({"kind": "fbank", "sample_rate": config["sample_rate"], "num_filters": config["num_filters"],
                      "cmvn": config["cmvn"]}, where)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _feature_config(settings: dict, where: str) -> FeatureConfig:
