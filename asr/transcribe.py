@@ -133,7 +133,10 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     paths: list[Path] = []
     for item in inputs:
         if item == "-":
-            paths.extend(Path(line.strip()) for line in sys.stdin if line.strip())
+            listed = [Path(line.strip()) for line in sys.stdin if line.strip()]
+            if not listed:
+                raise AsrError("-: the list of audio paths on stdin is empty")
+            paths.extend(listed)
         elif Path(item).is_dir():
             found = sorted(p for p in Path(item).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
             if not found:

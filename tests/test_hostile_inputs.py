@@ -36,6 +36,7 @@ import yaml
 from asr.cli import main
 
 SUBPROCESS = True
+PASSWD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n"  # must never be echoed
 ASR = Path(sys.executable).parent / "asr"
 
 
@@ -210,6 +211,15 @@ def decode(ctx: Ctx, wavs: dict[str, Path], *extra: str, named: Path | str | Non
                name=str(named or data), absent=[out / "hyp.txt", out / "wer.txt"])
 
 
+def train_on(ctx: Ctx, pipeline: str, bad: Path) -> Run:
+    """`asr train` on a data dir holding one good and one damaged recording (the dev dir is the same)."""
+    data = ctx.datadir("train", {"u1": ctx.wav(), "u2": bad})
+    exp = ctx.tmp / "exp"
+    extra = (["--set", f"lexicon={ctx.model('classic') / 'lexicon.txt'}", "--set", "triphone=false"]
+             if pipeline == "classic" else ["--set", "epochs=1", "--dev", str(data)])
+    return Run(["train", pipeline, str(data), str(exp), *extra], name=str(bad), absent=[exp / "model.yaml"])
+
+
 # ------------------------------------------------------------------ output checks
 
 def words_only(ctx, out):
@@ -282,9 +292,14 @@ CASES = [
                                                     name=str(c.tmp / "gone.wav"), stdin=f"{c.tmp / 'gone.wav'}\n"),
      Error("no such file")),
 
+    ("audio-stdin-list-empty", lambda c: Run(["transcribe", str(c.model("classic")), "-"], name="-", stdin="\n"),
+     Error("stdin is empty")),
+
     # transcribe outputs and options
     ("out-dir-is-a-file", lambda c: Run(transcribe(c, c.wav()).argv + ["--output-dir", str(c.write("taken", "x"))],
                                         name=str(c.tmp / "taken")), Error("names an existing file")),
+    ("out-dir-below-a-file", lambda c: Run(transcribe(c, c.wav()).argv + ["--output-dir", str(c.write("f", "x") / "sub")],
+                                           name=str(c.tmp / "f" / "sub")), Error("not a writable directory")),
     ("out-same-basename-mirrored", lambda c: Run(["transcribe", str(c.model("classic")), *map(str, two_same_named(c)),
                                                   "--output-dir", str(c.tmp / "out")]), Ok(two_mirrored_outputs)),
     ("out-same-file-twice", lambda c: Run(["transcribe", str(c.model("classic")), str(c.wav()), str(c.wav()),
@@ -330,6 +345,7 @@ CASES = [
                                            name=str(c.tmp / "taken")), Error("names an existing file")),
     ("decode-lm-weight-nan", lambda c: decode(c, {"u1": c.wav()}, "--lm-weight", "nan", named="--lm-weight"),
      Error("got nan")),
+    ("decode-beam-zero", lambda c: decode(c, {"u1": c.wav()}, "--beam", "0", named="--beam"), Error(">= 1")),
     ("decode-missing-data-dir", lambda c: Run(["decode", str(c.model()), str(c.tmp / "nodata")],
                                               name=str(c.tmp / "nodata")), Error("no such directory|not a data dir")),
     ("decode-nan-audio", lambda c: decode(c, {"u1": c.wav(), "u2": with_nan(c, np.nan, "nan.wav")},
@@ -338,6 +354,14 @@ CASES = [
                                                 named=c.tmp / "short.wav"), Error("too short")),
     ("decode-truncated-audio-warns", lambda c: decode(c, {"u1": c.wav(), "u2": truncated_wav(c)}, named=""),
      Ok(decoded, warning=r"cut\.wav: truncated file: \d+\.\d\d s of audio missing")),
+
+    # training data: damaged audio is named before any model is trained
+    ("train-ctc-nan-audio", lambda c: train_on(c, "ctc", with_nan(c, np.nan, "nan.wav")), Error("NaN or infinite")),
+    ("train-ctc-too-short-audio", lambda c: train_on(c, "ctc", c.float_wav("short.wav", np.full(40, 0.1))),
+     Error("too short")),
+    ("train-classic-nan-audio", lambda c: train_on(c, "classic", with_nan(c, np.inf, "inf.wav")), Error("NaN or infinite")),
+    ("train-classic-too-short-audio", lambda c: train_on(c, "classic", c.float_wav("short.wav", np.full(40, 0.1))),
+     Error("too short")),
 
     # model dirs
     ("model-dir-missing", lambda c: transcribe(c, c.wav(), model=c.tmp / "nomodel") | named(c.tmp / "nomodel"),
@@ -383,7 +407,11 @@ CASES = [
     ("model-tree-garbage", damaged_model("classic", lambda c, m: c.write(f"{m.name}/tree.json", "{not json")),
      Error("not a readable decision tree")),
     ("model-lm-garbage", damaged_model("hybrid", lambda c, m: c.write(f"{m.name}/lm.bin", os.urandom(300))),
-     Error("cannot load as an ARPA or KenLM binary LM")),
+     Error("not a loadable ARPA or KenLM binary LM"), SUBPROCESS),  # also: KenLM's own chatter silenced
+    ("model-lm-text-not-echoed", damaged_model("ctc", lambda c, m: c.write(f"{m.name}/lm.bin", PASSWD)),
+     Error("not a loadable ARPA or KenLM binary LM")),
+    ("lm-ppl-text-not-echoed", lambda c: Run(["lm", "ppl", str(c.write("passwd", PASSWD)), str(c.write("t", "YES\n"))],
+                                             name=str(c.tmp / "passwd")), Error("not a loadable ARPA"), SUBPROCESS),
     ("model-lexicon-missing", damaged_model("classic", lambda c, m: remove(m / "lexicon.txt")),
      Error("no such lexicon file")),
 
@@ -395,7 +423,9 @@ CASES = [
     ("info-check-pickled-npz", damaged_model("classic", lambda c, m: pickled_npz(m / "gmm.npz"), command="info"),
      Error("checksum differs|not a readable GMM file")),
     ("info-check-lm-replaced", damaged_model("hybrid", lambda c, m: c.write(f"{m.name}/lm.bin", os.urandom(300)),
-                                             command="info"), Error("checksum differs|cannot load")),
+                                             command="info"), Error("checksum differs|not a loadable")),
+    ("info-check-checksums-not-a-map", damaged_model("ctc", set_path(None, "checksums", ["abc"]), command="info"),
+     Error("must map file names to sha256")),
     ("info-missing-dir", lambda c: Run(["info", str(c.tmp / "none")], name=str(c.tmp / "none")),
      Error("no such model directory")),
 

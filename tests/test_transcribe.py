@@ -165,3 +165,42 @@ def test_unreadable_model_dir_is_a_one_line_error(tmp_path, capsys, data_root):
     for model, message in ((tmp_path / "nothing", "no such model directory"), (tmp_path, "not a model directory")):
         assert main(["transcribe", str(model), str(wav)]) == 1
         assert message in capsys.readouterr().err
+
+
+def test_truncated_wav_reports_the_seconds_missing(test_wavs, tmp_path):
+    from asr.audio import missing_seconds
+
+    wav = test_wavs[0]
+    full = sf.info(str(wav))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(wav.read_bytes()[:20_044])  # 44-byte header + 10,000 samples of 16 bits
+    assert missing_seconds(cut, full.samplerate) == pytest.approx(full.frames / full.samplerate - 10_000 / 8000)
+    assert missing_seconds(wav, full.samplerate) == 0.0
+    sf.write(str(tmp_path / "a.flac"), np.zeros(800, dtype=np.float32), 8000)
+    assert missing_seconds(tmp_path / "a.flac", 8000) == 0.0  # not a WAV: nothing to compare
+
+
+def test_output_paths_mirror_same_named_inputs_and_refuse_collisions(tmp_path):
+    from asr.transcribe import output_paths
+
+    out = tmp_path / "out"
+    a, b, c = tmp_path / "in/a/x.wav", tmp_path / "in/b/x.wav", tmp_path / "in/b/y.wav"
+    assert output_paths([a, c], out, "txt") == [out / "x.txt", out / "y.txt"]  # names differ: flat
+    assert output_paths([a, b, c], out, "srt") == [out / "a/x.srt", out / "b/x.srt", out / "b/y.srt"]
+    with pytest.raises(AsrError, match="would overwrite"):
+        output_paths([a, a], out, "txt")
+    with pytest.raises(AsrError, match="would overwrite"):
+        output_paths([a, a.with_suffix(".flac")], out, "txt")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(AsrError, match="existing file"):
+        output_paths([a], tmp_path / "file", "txt")
+    assert not out.exists()  # nothing is created before the model has loaded
+
+
+def test_several_inputs_on_stdout_name_their_file(yesno_exp, test_wavs, capsys):
+    wavs = [str(w) for w in test_wavs[:2]]
+    assert main(["transcribe", str(yesno_exp / "classic"), *wavs, "--format", "txt"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": ")[0] for line in lines] == wavs
+    assert main(["transcribe", str(yesno_exp / "classic"), *wavs, "--format", "srt"]) == 1
+    assert "use --output-dir" in capsys.readouterr().err

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
 from asr.errors import AsrError
+from asr.kenlm_open import open_kenlm
 from asr.lm.text import read_sentences
 
 
@@ -13,16 +12,7 @@ def load_kenlm(lm_path: str | os.PathLike):
     """kenlm.Model of an ARPA or binary file; AsrError naming the file when it cannot be read."""
     import kenlm
 
-    lm_path = Path(lm_path)
-    if not lm_path.is_file():
-        raise AsrError(f"{lm_path}: no such language model file")
-    try:
-        return kenlm.Model(str(lm_path))
-    except Exception as e:  # OSError wrapping a C++ "file:line in <signature> threw X. reason"
-        message = " ".join(str(e).split())
-        reason = re.search(r"threw \w+\.\s*(.*?)\)?$", message)
-        raise AsrError(f"{lm_path}: not a loadable KenLM/ARPA model "
-                       f"({reason.group(1) if reason else message or type(e).__name__})") from None
+    return open_kenlm(lm_path, kenlm.Model)
 
 
 def perplexity(lm_path: str | os.PathLike, text_file: str | os.PathLike) -> dict:

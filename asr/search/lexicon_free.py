@@ -20,9 +20,10 @@ from flashlight.lib.text.decoder import (LM, CriterionType, LexiconFreeDecoder,
                                          LexiconFreeDecoderOptions, LMState)
 
 from asr.errors import AsrError
+from asr.kenlm_open import open_kenlm
 from asr.search.frames import check_scores, frame_posteriors, mean_posterior
 from asr.search.hypothesis import Hypothesis, Word
-from asr.search.lexicon_search import kenlm_reason, token_index
+from asr.search.lexicon_search import token_index
 from asr.search.options import LN10, SearchOptions
 
 
@@ -130,13 +131,7 @@ class WordLM(LM):
 def load_kenlm(lm_path: str | Path | None) -> kenlm.Model | None:
     if lm_path is None:
         return None
-    path = Path(lm_path)
-    if not path.is_file():
-        raise AsrError(f"{path}: language model file not found")
-    try:
-        return kenlm.Model(str(path))
-    except Exception as err:
-        raise AsrError(f"{path}: cannot load as an ARPA or KenLM binary LM ({kenlm_reason(err)})") from err
+    return open_kenlm(lm_path, kenlm.Model)
 
 
 class LexiconFreeSearch:

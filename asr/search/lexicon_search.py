@@ -14,6 +14,7 @@ from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
 from asr.errors import AsrError
+from asr.kenlm_open import open_kenlm
 from asr.search.frames import check_scores, frame_posteriors, mean_posterior
 from asr.search.hypothesis import Hypothesis, Word
 from asr.search.options import LN10, SearchOptions
@@ -33,23 +34,11 @@ def token_index(tokens: list[str], blank: str) -> dict[str, int]:
     return index
 
 
-def kenlm_reason(err: Exception) -> str:
-    """KenLM's multi-line error as one line, without its source-file prefix."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return " ".join(lines[1:] or lines)[:200]
-
-
 def load_word_lm(lm_path: str | Path | None, word_dict: Dictionary):
     """flashlight's KenLM over `word_dict` (ARPA or KenLM binary), or ZeroLM (no LM) for None."""
     if lm_path is None:
         return ZeroLM()
-    path = Path(lm_path)
-    if not path.is_file():
-        raise AsrError(f"{path}: language model file not found")
-    try:
-        return KenLM(str(path), word_dict)
-    except Exception as err:  # KenLM reports format errors as RuntimeError with a long message
-        raise AsrError(f"{path}: cannot load as an ARPA or KenLM binary LM ({kenlm_reason(err)})") from err
+    return open_kenlm(lm_path, lambda path: KenLM(path, word_dict))
 
 
 def ctc_collapse(path: list[int], blank_id: int) -> tuple[int, ...]:
