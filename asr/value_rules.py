@@ -144,4 +144,4 @@ def _is_file(value: str) -> bool:
     return Path(value).is_file()
 
 
-THREADS = Rule("int", "CPU threads for the numeric libraries (torch, BLAS)", low=1)
+THREADS = Rule("int", "CPU threads of the numeric libraries", low=1)

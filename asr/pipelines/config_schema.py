@@ -69,7 +69,7 @@ NN_SPECS = {
     "dev_fraction": _("without --dev: share of training speakers held out", low=0, high=1, low_open=True,
                       high_open=True),
     "device": _("training device", choices=("auto", "cpu", "cuda")),
-    "threads": _(THREADS.meaning, low=THREADS.low),
+    "threads": _(THREADS.meaning + " (torch) while training", low=THREADS.low),
 }
 
 # Search keys share SearchOptions' rules; the grids are tuned on dev.
@@ -124,7 +124,7 @@ CLASSIC_SPECS = {
     "sat": _("speaker-adaptive training with fMLLR (two-pass decoding)"),
     "sat_iters": _("Viterbi iterations of speaker-adaptive training", **POSITIVE),
     "sat_transform_every": _("re-estimate the speakers' transforms every this many iterations", **POSITIVE),
-    "threads": _(THREADS.meaning + " while training (null: the libraries' default, OMP_NUM_THREADS)",
+    "threads": _(THREADS.meaning + " (numpy's BLAS, torch) while training; null: their default (OMP_NUM_THREADS)",
                  kind="int", low=THREADS.low, nullable=True),
 }
 
