@@ -13,7 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 . "$here/../common/defaults.sh"
-data=""          # the an4/ tree (etc/, wav/) (default: ../shared/data/an4 beside the repo, else download)
+data=""          # the an4/ tree (etc/, wav/) (default: ../shared/data/an4 beside the checkout when run in place, else download)
 learning_curve=false         # stage 8: WER against hours of training data
 curve_hours="0.1 0.2 0.4 all"  # nested training subsets, in hours ("all" = the whole 0.66 h)
 . "$here/../common/parse_options.sh"
@@ -24,8 +24,8 @@ corpus=an4
 conf=$here/conf
 lm_order=3      # trigram from the training transcripts (Kaldi's recipe uses AN4's unigram)
 lm_text=""
-shared=$here/../../../shared/data/an4
-[ -n "$data" ] || { [ -d "$shared" ] && data=$(cd "$shared" && pwd); } || data=$exp/download/an4
+# the shared copy serves this recipe only, in place.
+[ -n "$data" ] || shared_data an4 || data=$exp/download/an4
 
 if run_stage 0 "download an4 (only when --data is absent)"; then
   [ -d "$data/etc" ] || asr download an4 "$(dirname "$data")"

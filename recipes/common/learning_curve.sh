@@ -8,7 +8,7 @@
 
 train_and_decode() {  # SYSTEM TRAIN_DIR MODEL_DIR LANG_DIR
   local lang=$4  # train_system reads $lang
-  [ -f "$3/model.yaml" ] || train_system "$1" "$2" "$dev" "$3"
+  [ -f "$3/model.yaml" ] || train_system "$1" "$2" "$dev" "$3" || return  # (jobs run with set +e)
   asr decode "$3" "$exp/data/test" --out "$3/decode_test"
 }
 

@@ -4,10 +4,11 @@
 #   conf      directory of system configs: <pipeline>[-<variant>].yaml, e.g. classic.yaml, ctc-bpe.yaml
 #   lm_order  n-gram order; lm_text: extra LM training text files (space separated, may be empty)
 #   exp, nj, stage, stop_stage, force  (options; nj systems train at once in stages 5 and 8)
-# and may define prepare_data() to make $exp/data/{train,dev,test} some other way (the demo synthesises).
+# and may define prepare_data() to make $exp/data/{train,dev,test} some other way (the demo synthesises,
+# the custom recipe copies the user's data dirs), and choose_conf() to set $conf after stage 1 (the
+# custom recipe picks a preset by the hours of training data).
 # Stages: 1 prepare, 2 lexicon, 3 LM, 4 features, 5 train, 6 decode, 7 compare (exp/RESULTS.md).
 
-systems=$(cd "$conf" && ls *.yaml | sed 's/\.yaml$//' | sort)
 lang=$exp/lang
 feats=$exp/feats
 
@@ -40,6 +41,13 @@ if run_stage 1 "data dirs"; then
   stage_done 1
 fi
 
+systems=""  # the configs in $conf: <system>.yaml
+if [ "$stop_stage" -ge 2 ]; then
+  ! declare -F choose_conf >/dev/null || choose_conf
+  require "$conf"
+  systems=$(cd "$conf" && ls *.yaml | sed 's/\.yaml$//' | sort)
+fi
+
 dev=$exp/data/dev
 [ -d "$dev" ] || dev=$exp/data/train  # one-speaker corpora without a dev set tune on train
 
@@ -58,8 +66,8 @@ fi
 if run_stage 3 "$lm_order-gram language model"; then
   require "$exp/data/train/text"
   mkdir -p "$lang"
-  text_only "$exp/data/train" "$lang/train_text.txt"
-  asr lm build --order "$lm_order" "$lang/train_text.txt" $lm_text "$lang/lm.arpa"
+  # the training transcripts (utterance ids stripped, whatever whitespace follows them) + the LM text
+  asr lm build --order "$lm_order" --data "$exp/data/train" $lm_text "$lang/lm.arpa"
   stage_done 3
 fi
 

@@ -26,8 +26,19 @@ require() {  # PATH... : one-line error and exit when an input of the stage is m
   done
 }
 
-text_only() {  # DATA_DIR OUT : the transcripts of a data dir without utterance ids (LM training text)
-  cut -d' ' -f2- "$1/text" > "$2.tmp" && mv "$2.tmp" "$2"
+# The corpora in ../shared/data beside the toolkit's checkout serve only the recipe of that corpus,
+# run from its place in the tree (recipes/<corpus>/run.sh of the checkout that holds asr/): a recipe
+# copied elsewhere or renamed to adapt it to other data never trains on them unasked.
+#   [ -n "$data" ] || shared_data an4 || data=$exp/download/an4
+shared_data() {  # CORPUS [VAR] : set VAR (the option's variable, default: data) to the shared copy of CORPUS
+  local root copy var=${2:-data}
+  root=$(cd "$here/../.." && pwd)
+  [ "$here" = "$root/recipes/$corpus" ] && [ -f "$root/asr/__init__.py" ] || return 1
+  copy=$root/../shared/data/$1
+  [ -d "$copy" ] || return 1
+  copy=$(cd "$copy" && pwd)
+  printf -v "$var" '%s' "$copy"
+  echo "using the shared copy of $1: $copy (--${var//_/-} DIR uses another)"
 }
 
 # Background jobs, at most $nj at once: stages 5 and 8 train systems side by side. On a CPU two

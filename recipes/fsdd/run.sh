@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 . "$here/../common/defaults.sh"
-data=""          # the fsdd/ tree with recordings/ (default: ../shared/data/fsdd beside the repo)
+data=""          # the fsdd/ tree with recordings/ (default: ../shared/data/fsdd beside the checkout when run in place)
 . "$here/../common/parse_options.sh"
 . "$here/../common/env.sh"
 . "$here/../common/stages.sh"
@@ -16,8 +16,7 @@ corpus=fsdd
 conf=$here/conf
 lm_order=2      # isolated words: a bigram over <s> WORD </s> (KenLM cannot load unigram-only LMs)
 lm_text=""
-shared=$here/../../../shared/data/fsdd
-[ -n "$data" ] || data=$shared
+[ -n "$data" ] || shared_data fsdd || { echo "$0: error: no FSDD given: pass --data DIR (the fsdd/ tree with recordings/; FSDD has no archive we download)" >&2; exit 1; }
 [ -d "$data/recordings" ] || { echo "$0: error: $data/recordings is missing: pass --data DIR (FSDD has no archive we download)" >&2; exit 1; }
 data=$(cd "$data" && pwd)
 

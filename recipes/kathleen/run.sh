@@ -12,11 +12,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 . "$here/../common/defaults.sh"
-data=""          # the kathleen/ tree with data/*.flac + *.txt (default: ../shared/data/kathleen)
-lm_dir=""        # folder with ljspeech_metadata.norm.txt, arctic_prompts.train.norm.txt (default: ../shared/data/lm_text)
+data=""          # the kathleen/ tree with data/*.flac + *.txt (default: ../shared/data/kathleen when run in place)
+lm_dir=""        # folder with ljspeech_metadata.norm.txt, arctic_prompts.train.norm.txt (default: ../shared/data/lm_text when run in place)
 learning_curve=false          # stage 8: WER against hours of training data
 curve_hours="0.1 0.3 all"     # nested training subsets, in hours ("all" = the whole 1.1 h)
-pool_an4=""      # the an4/ tree whose training set the curve pools in (default: ../shared/data/an4 if there; "none": no pooled point)
+pool_an4=""      # the an4/ tree whose training set the curve pools in (default: ../shared/data/an4 if there and run in place; "none": no pooled point)
 . "$here/../common/parse_options.sh"
 . "$here/../common/env.sh"
 . "$here/../common/stages.sh"
@@ -24,9 +24,8 @@ pool_an4=""      # the an4/ tree whose training set the curve pools in (default:
 corpus=kathleen
 conf=$here/conf
 lm_order=3
-shared=$here/../../../shared/data
-[ -n "$data" ] || data=$shared/kathleen
-[ -n "$lm_dir" ] || lm_dir=$shared/lm_text
+[ -n "$data" ] || shared_data kathleen || { echo "$0: error: no kathleen corpus given: pass --data DIR" >&2; exit 1; }
+[ -n "$lm_dir" ] || shared_data lm_text lm_dir || { echo "$0: error: no LM text given: pass --lm-dir DIR" >&2; exit 1; }
 require "$data/data" "$lm_dir/arctic_prompts.train.norm.txt" "$lm_dir/ljspeech_metadata.norm.txt"
 data=$(cd "$data" && pwd)
 lm_dir=$(cd "$lm_dir" && pwd)
@@ -35,7 +34,7 @@ lm_text="$lm_dir/arctic_prompts.train.norm.txt $lm_dir/ljspeech_metadata.norm.tx
 . "$here/../common/pipeline_stages.sh"
 
 if [ "$learning_curve" = true ]; then
-  [ -n "$pool_an4" ] || { [ -d "$shared/an4" ] && pool_an4=$shared/an4; } || pool_an4=none
+  [ -n "$pool_an4" ] || shared_data an4 pool_an4 || pool_an4=none
   curve_pool=""
   if [ "$pool_an4" != none ]; then
     curve_pool=$exp/pool_an4/train

@@ -11,7 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 . "$here/../common/defaults.sh"
-data=""          # waves_yesno/ parent (default: ../shared/data/yesno beside the repo, else download)
+data=""          # waves_yesno/ parent (default: ../shared/data/yesno beside the checkout when run in place, else download)
 learning_curve=false     # stage 8: WER against hours of training data
 curve_hours="0.02 all"   # nested training subsets, in hours ("all" = the whole 0.05 h)
 curve_pool=""            # a data dir pooled with the training set for one more, largest point
@@ -23,8 +23,7 @@ corpus=yesno
 conf=$here/conf
 lm_order=2      # yes/no sequences: a bigram is all there is to learn
 lm_text=""
-shared=$here/../../../shared/data/yesno
-[ -n "$data" ] || { [ -d "$shared" ] && data=$(cd "$shared" && pwd); } || data=$exp/download
+[ -n "$data" ] || shared_data yesno || data=$exp/download
 
 if run_stage 0 "download yesno (only when --data is absent)"; then
   [ -d "$data/waves_yesno" ] || asr download yesno "$data"
