@@ -204,3 +204,11 @@ def test_several_inputs_on_stdout_name_their_file(yesno_exp, test_wavs, capsys):
     assert [line.split(": ")[0] for line in lines] == wavs
     assert main(["transcribe", str(yesno_exp / "classic"), *wavs, "--format", "srt"]) == 1
     assert "use --output-dir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, message", [({"lm_wieght": 1.0}, "unknown option"),
+                                              ({"lm_weight": float("nan")}, "lm_weight"),
+                                              ({"beam_size": 0}, "beam_size")])
+def test_python_api_refuses_unknown_or_bad_decoding_options(model, options, message):
+    with pytest.raises(AsrError, match=message):
+        asr.load(model, **options)

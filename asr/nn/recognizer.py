@@ -7,11 +7,14 @@ import numpy as np
 from pathlib import Path
 
 from asr.datadir import DataDir
+from asr.errors import AsrError
 from asr.modeldir import resolve
 from asr.nn.acoustic import AcousticModel
 from asr.search import Hypothesis, SearchOptions, tune_lm_weight
+from asr.search.options import check_search_options
 from asr.units import load_units
 
+OTHER_DECODING_KEYS = ("decoder", "lm", "lexicon")  # model.yaml `decoding` entries that are not search options
 SEARCH_KEYS = ("beam_size", "beam_size_token", "beam_threshold", "lm_weight", "word_score", "sil_score",
                "last_token_loop")
 
@@ -33,7 +36,13 @@ class NeuralRecognizer:
         self._search = None
 
     def configure(self, **options) -> None:
-        """Change decoding options (beam_size, lm_weight, word_score, ...) for later calls."""
+        """Change decoding options (beam_size, lm_weight, word_score, ...) for later calls; an unknown
+        option or a value out of range is an AsrError now, not a silently ignored typo."""
+        known = set(SEARCH_KEYS) | set(OTHER_DECODING_KEYS) | set(self.options)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise AsrError(f"decoding: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        check_search_options(options, "decoding")
         self.options.update(options)
         self._search = None
 

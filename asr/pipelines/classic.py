@@ -230,9 +230,12 @@ class ClassicRecognizer:
 
     def configure(self, **options) -> None:
         """Change search settings (beam_size, beam_threshold, lm_weight, word_score, ...)."""
+        from asr.search.options import check_search_options
+
         unknown = sorted(set(options) - set(SEARCH_KEYS) - {"nbest"})
         if unknown:
             raise AsrError(f"classic decoding: unknown option(s) {', '.join(unknown)}; known: {', '.join(SEARCH_KEYS)}")
+        check_search_options(options, "classic decoding")
         self.options.update({k: v for k, v in options.items() if k != "nbest"})
         self._search = None
 
