@@ -6,6 +6,7 @@ stays flat with file length, stitches chunk transcripts with global times, and w
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from asr.formats import STREAM_FORMATS, render, render_named, stream_header
 from asr.modeldir import read_model_info
 from asr.pipelines import load as load_recognizer
 from asr.search import Hypothesis
+
+log = logging.getLogger(__name__)
 
 MAX_CHUNK_SECONDS = 20.0  # twenty seconds: longer audio is split at pauses (training utterances are shorter)
 
@@ -88,6 +91,10 @@ class Transcriber:
     def _transcribe_file(self, path: Path, nbest: int) -> Transcript:
         info = audio_info(path)
         duration = info.frames / info.samplerate
+        if info.samplerate < self.sample_rate:
+            log.warning("%s: recorded at %d Hz, below the model's %d Hz: upsampled audio lacks the high "
+                        "frequencies the model was trained on (expect more errors)", path, info.samplerate,
+                        self.sample_rate)
         if duration <= self.max_chunk_seconds:
             samples, _ = load_audio(path, sample_rate=self.sample_rate)
             self._check_length(str(path), len(samples))

@@ -276,6 +276,8 @@ CASES = [
     ("audio-truncated-long-wav-warns",
      lambda c: transcribe(c, ctx_cut(c, long_wav(c, "long.wav", 30)[0], 0.8)),
      Ok(words_only, warning=r"long\.wav: truncated file: \d+\.\d\d s of audio missing")),
+    ("audio-below-the-model-rate-warns", lambda c: transcribe(c, low_rate(c)),
+     Ok(words_only, warning=r"low\.wav: recorded at 4000 Hz, below the model's 8000 Hz")),
     ("audio-nan-samples", lambda c: transcribe(c, with_nan(c, np.nan, "nan.wav")), Error("NaN or infinite"),
      SUBPROCESS),
     ("audio-inf-samples", lambda c: transcribe(c, with_nan(c, np.inf, "inf.wav"), pipeline="ctc"),
@@ -440,6 +442,14 @@ CASES = [
                                            "--hyp", str(c.write("hyp", "u1 YES\n")), "--out", str(c.write("s", "x"))],
                                           name=str(c.tmp / "s")), Error("exists|not a directory")),
 ]
+
+
+def low_rate(ctx: Ctx) -> Path:
+    from asr.audio import resample
+
+    path = ctx.tmp / "low.wav"
+    sf.write(str(path), resample(ctx.samples(), 8000, 4000), 4000)
+    return path
 
 
 def ctx_cut(ctx: Ctx, path: Path, fraction: float) -> Path:
