@@ -156,10 +156,28 @@ def test_a_preset_is_chosen_by_hours_of_training_data(copied_run):
     elsewhere, exp, _ = copied_run
     result = _run(elsewhere / "run.sh", "--exp", str(exp), "--stage", "2", "--stop-stage", "2", cwd=elsewhere)
     assert result.returncode == 0, result.stderr
-    assert f"configs: preset tiny for 0.0" in result.stdout and f"{elsewhere}/conf/tiny" in result.stdout
+    assert "configs: preset tiny for 0.0" in result.stdout and f"{elsewhere}/conf/tiny" in result.stdout
+    for name in TINY_CONF:  # 16 kHz audio: the preset's configs as they are
+        assert (exp / "conf" / name).read_text() == (elsewhere / "conf" / "tiny" / name).read_text()
     result = _run(elsewhere / "run.sh", "--exp", str(exp), "--stage", "2", "--stop-stage", "2",
                   "--preset", "medium", cwd=elsewhere)
     assert result.returncode == 0 and "configs: preset medium for" in result.stdout
+
+
+def test_one_speaker_gets_an_utterance_dev_set_and_8khz_audio_the_preset_as_it_is(data_root, tmp_path):
+    """yesno (8 kHz, one speaker): the dev set is a tenth of the utterances, with a warning; the
+    tiny preset is copied to exp/conf unchanged (8 kHz audio is upsampled, see conf/README.md)."""
+    subprocess.run([str(VENV_BIN / "asr"), "prepare", "yesno", str(data_root / "yesno"), str(tmp_path / "yesno")],
+                   check=True, capture_output=True)
+    exp = tmp_path / "exp"
+    result = _run(REPO / "recipes" / "custom" / "run.sh", "--train", "yesno/train", "--test", "yesno/test",
+                  "--exp", str(exp), "--stop-stage", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "train has 1 speaker(s): the dev set is 3 of its utterances" in result.stderr
+    assert len(_table(exp / "data" / "dev" / "text")) == 3 and len(_table(exp / "data" / "train" / "text")) == 27
+    assert "configs: preset tiny for 0.0" in result.stdout and "at 8000 Hz" in result.stdout
+    for name in ("classic.yaml", "ctc.yaml", "hybrid.yaml"):
+        assert (exp / "conf" / name).read_text() == (REPO / "recipes" / "custom" / "conf" / "tiny" / name).read_text()
 
 
 def test_other_data_in_a_finished_exp_is_refused(copied_run, user_data):

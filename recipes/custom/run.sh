@@ -10,8 +10,8 @@
 # without --dev, whole speakers are held out of --train as the dev set (none of their utterances stay
 # in train). Then as every recipe: 2 lexicon, 3 LM (train transcripts + --lm-text), 4 features,
 # 5 train, 6 decode test, 7 compare (exp/RESULTS.md), 8 learning curve (--learning-curve true).
-# Configs: the preset for the hours of training data (conf/README.md), --preset to choose one,
-# --conf DIR for your own <pipeline>[-<variant>].yaml files.
+# Configs: the preset for the hours of training data (conf/README.md), copied to exp/conf;
+# --preset to choose one, --conf DIR for your own <pipeline>[-<variant>].yaml files.
 # It runs from anywhere, copied or not: the toolkit is $ASR_ROOT, else the checkout this recipe sits
 # in, else the checkout of the `asr` on PATH. It never reads data you did not name.
 set -euo pipefail
@@ -173,21 +173,33 @@ asr_python() {  # the interpreter of the `asr` on PATH
   if [ -x "$(dirname "$bin")/python" ]; then echo "$(dirname "$bin")/python"; else sed -n '1s/^#! *//p' "$bin"; fi
 }
 
-data_hours() {  # DATA_DIR : hours of audio (segments, else the audio headers)
+data_info() {  # DATA_DIR : "HOURS RATE": hours of audio (segments, else the audio headers), highest sample rate
+  # (printed with the preset: the presets' features are 16 kHz; 8 kHz audio is upsampled, see conf/README.md)
   "$(asr_python)" -c 'import sys
+from asr.audio import audio_info
 from asr.datadir import read_datadir, utterance_seconds
-print(f"{sum(utterance_seconds(read_datadir(sys.argv[1])).values()) / 3600:.3f}")' "$1"
+data = read_datadir(sys.argv[1])
+rate = max(audio_info(path).samplerate for path in set(data.wav.values()))
+print(f"{sum(utterance_seconds(data).values()) / 3600:.3f} {rate}")' "$1"
+}
+
+copy_preset() {  # PRESET_DIR : $exp/conf = the preset's configs (a record of what trained the systems)
+  rm -rf "$exp/conf.tmp" && mkdir -p "$exp/conf.tmp"
+  cp "$1"/*.yaml "$exp/conf.tmp/"
+  rm -rf "$exp/conf" && mv "$exp/conf.tmp" "$exp/conf"
 }
 
 choose_conf() {  # called by pipeline_stages.sh after stage 1: sets $conf
-  local hours
-  hours=$(data_hours "$exp/data/train")
+  local info hours rate
+  info=$(data_info "$exp/data/train")
+  read -r hours rate <<< "$info"
   if [ -n "$conf" ]; then
     echo "configs: $conf (--conf) for $hours h of training data"
   else
     [ -n "$preset" ] || preset=$(awk -v h="$hours" 'BEGIN { print h < 0.3 ? "tiny" : h < 3 ? "small" : h < 30 ? "medium" : "large" }')
-    conf=$presets/$preset
-    echo "configs: preset $preset for $hours h of training data ($conf)"
+    copy_preset "$presets/$preset"
+    conf=$exp/conf
+    echo "configs: preset $preset for $hours h of training data at $rate Hz ($presets/$preset, copied to $conf)"
   fi
   [ -n "$curve_hours" ] || curve_hours=$(awk -v h="$hours" 'BEGIN { printf "%.3g %.3g all", h / 4, h / 2 }')
 }
