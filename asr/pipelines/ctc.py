@@ -21,8 +21,8 @@ from asr.nn.recognizer import NeuralRecognizer
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.training import start_exp_dir
 from asr.lexicon import Lexicon
-from asr.search import Hypothesis, LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_hypothesis
 from asr.modeldir import read_model_info, resolve
+from asr.search import Hypothesis, LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_hypothesis
 from asr.units import CharUnits, PieceUnits
 
 UNIT_KINDS = ("chars", "sentencepiece")
