@@ -13,7 +13,8 @@ Digital silence (runs of exact zeros: padded clips, muted microphones, VoIP, edi
 finite log energy, and no model has seen it in training. Three things keep it from breaking
 recognition:
 - comfort noise: `compute` first replaces digital silence by the recording's own background
-  noise (asr.silence), so zero padding looks like the pauses the models were trained on;
+  noise (asr.silence, which also removes a DC offset and raises a very low recording level), so
+  zero padding looks like the pauses the models were trained on;
 - a noise floor, for recordings with no background to take (clean synthetic speech): every
   filterbank bin (and MFCC's frame energy) gets the expected power of Kaldi's dither added before
   the log, i.e. of Gaussian noise of one int16 step (Kaldi's dither=1.0), so a silent frame has the log energy of the quietest possible recording instead of the log of a
@@ -47,7 +48,7 @@ import numpy as np
 from asr.datadir import DataDir, Segment
 from asr.errors import AsrError
 from asr.fileio import atomic_write
-from asr.silence import fill_digital_silence
+from asr.silence import condition
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def compute(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
     if len(samples) < config.frame_samples:
         raise AsrError(f"audio too short for features: {len(samples)} samples, "
                        f"one frame needs {config.frame_samples}")
-    scaled = fill_digital_silence(samples, config.sample_rate).astype(np.float64) * INT16_SCALE
+    scaled = condition(samples, config.sample_rate).astype(np.float64) * INT16_SCALE
     power, energy = _mfcc_power(scaled, config) if config.kind == "mfcc" else (_fbank_power(scaled, config), None)
     if config.dither:
         floor, energy_floor = _noise_floor(config)

@@ -1,4 +1,7 @@
-"""Digital silence: runs of exact zeros (or less than one int16 step of noise) in a recording.
+"""Recording conditions no model was trained on, undone before features: digital silence, a DC
+offset, a very low recording level (`condition` applies all three).
+
+Digital silence: runs of exact zeros (or less than one int16 step of noise) in a recording.
 
 Padded clips, VoIP, audio editors and muted microphones put stretches of exact zeros into real
 recordings. No microphone records that: every model has only ever seen a room's background noise
@@ -8,6 +11,12 @@ recording's own background, the quietest tenth of a second of it that is not dig
 repeated. A recording with no background at all (clean synthetic speech padded with zeros: its
 quietest part is speech, not 25 dB below it) is left as it is; the features' noise floor and CMVN
 handle it (asr.features).
+
+A DC offset (a constant added by a faulty sound card) is never speech: it is subtracted. A very
+low level (speech far below full scale, e.g. a microphone gain 30 dB too low) would put the
+room's noise below the features' noise floor and change what the model sees; a recording whose
+loudest frames are below LOW_LEVEL_DB is raised to TARGET_LEVEL_DB (CMVN makes the gain itself
+irrelevant to the features above the floor).
 """
 from __future__ import annotations
 
@@ -15,9 +24,30 @@ import numpy as np
 
 from asr.segment import DIGITAL_SILENCE_DB, FRAME_SECONDS, frame_energies
 
+LOW_LEVEL_DB = -45.0  # loudest frames (99th percentile) below -45 dB full scale: a low level ...
+TARGET_LEVEL_DB = -25.0  # ... raised so they sit at -25 dB, where speech in the corpora here does
+MAX_GAIN_DB = 40.0  # never more than 40 dB: what is below that is no recording of speech
 BACKGROUND_SECONDS = 0.1  # the background is the quietest tenth of a second of real recording ...
 BACKGROUND_BELOW_DB = 25.0  # ... if it is 25 dB below the loudest frames (else it is quiet speech:
                             # clean synthetic speech has no background to take)
+
+
+def condition(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Digital silence filled, DC offset removed, a very low level raised (see the module doc)."""
+    samples = fill_digital_silence(samples, rate)
+    samples = samples - np.float32(np.mean(samples, dtype=np.float64))
+    return raise_low_level(samples, rate)
+
+
+def raise_low_level(samples: np.ndarray, rate: int) -> np.ndarray:
+    """`samples` scaled up when their loudest 10 ms frames are below LOW_LEVEL_DB (else as is)."""
+    hop = max(1, int(round(rate * FRAME_SECONDS)))
+    energy = frame_energies(np.asarray(samples, dtype=np.float32), hop)
+    loud = float(np.percentile(energy, 99))
+    if loud >= LOW_LEVEL_DB or loud <= DIGITAL_SILENCE_DB:
+        return samples
+    gain_db = min(TARGET_LEVEL_DB - loud, MAX_GAIN_DB)
+    return (samples * np.float32(10 ** (gain_db / 20))).astype(np.float32)
 
 
 def digital_silence_frames(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:

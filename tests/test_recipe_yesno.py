@@ -4,11 +4,13 @@ import json
 from conftest import run_recipe
 
 SYSTEMS = ("classic", "ctc", "hybrid")
-# Upper bounds on yesno test WER (%). Kaldi's monophone system gets 0.00%. The character CTC model
-# is allowed more: yesno's train half (the first 30 files in sorted order) all start with NO and the
-# test half all with YES, and with 30 utterances a character model learns that an utterance starts
-# with "N" and writes "NYES"; the lexicon-based systems cannot produce that non-word.
-MAX_WER = {"classic": 3.0, "hybrid": 5.0, "ctc": 20.0}
+# Upper bounds on yesno test WER (%), from the spread over training seeds (scripts/bench_seeds.py
+# on this recipe's data and configs, seeds 0-4): ctc 0.42 / 0.42 / 1.25 / 12.50 / 12.08, hybrid
+# 12.50 / 0.42 / 17.50 / 12.08 / 12.50; classic has no seed (0 or the three noise-burst insertions
+# of tests/test_classic.py). The bad seeds' errors are the leading NO that yesno's split teaches:
+# the 30 training files all start with NO, 29 of the 30 test files with YES. Bound: the worst seed
+# plus 7.5 points (18 words), so a float-kernel difference between CPUs stays inside it.
+MAX_WER = {"classic": 3.0, "hybrid": 25.0, "ctc": 20.0}
 
 
 def test_recipe_trains_decodes_and_reports_every_pipeline(yesno_exp):
