@@ -5,8 +5,8 @@ For each model dir: one AN4 test utterance as 16 kHz WAV, FLAC, 8 kHz WAV and st
 transcripts should agree); every test utterance of the long file transcribed one by one as it is
 and altered as real recordings are (padded with 0.5 s or 2 s of exact zeros or of its own room
 tone on both sides, a DC offset, 30 dB less gain, clipped, a tone or music before the speech);
-then LONG files of the same consecutive AN4 test utterances joined by pauses of the recordings'
-own room tone, or by 0.5 s or 1 s of exact zeros (digital silence), about 5 minutes by default.
+then LONG files of the same consecutive AN4 test utterances joined by 0.5 s or 1 s pauses of the
+recordings' own room tone, or of exact zeros (digital silence), about 5 minutes by default.
 Prints the WER of each condition and of each long file, transcribed through
 asr.load(...).transcribe (split at pauses, stitched), and the peak resident memory (each model
 runs in a fresh process, so the peaks are its own).
@@ -45,7 +45,7 @@ def room_tone(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.tile(quiet, int(PAUSE_SECONDS / TONE_WINDOW))
 
 
-GAPS = {"room tone 1 s": None, "zeros 0.5 s": 0.5, "zeros 1 s": 1.0}  # long files: what joins the utterances
+GAPS = {"room tone 0.5 s": -0.5, "room tone 1 s": -1.0, "zeros 0.5 s": 0.5, "zeros 1 s": 1.0}  # seconds of what joins the utterances (< 0: room tone)
 
 
 def build_long_files(an4: Path, minutes: float, out_dir: Path) -> dict:
@@ -59,7 +59,8 @@ def build_long_files(an4: Path, minutes: float, out_dir: Path) -> dict:
     for utt in data.utts:
         samples, rate = sf.read(data.audio_path(utt), dtype="float32")
         for gap, zeros in GAPS.items():
-            pause = room_tone(samples, rate) if zeros is None else np.zeros(int(zeros * rate), np.float32)
+            pause = (np.resize(room_tone(samples, rate), int(-zeros * rate)) if zeros < 0
+                     else np.zeros(int(zeros * rate), np.float32))
             pieces[gap] += [samples, pause]
         refs[utt] = data.text[utt]
         seconds += len(samples) / rate + PAUSE_SECONDS
