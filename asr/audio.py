@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (full scale is 1.0)
 CLIP_WARN_FRACTION = 0.001  # warn when more than one sample in a thousand is clipped
-FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the sample formats that can hold NaN or infinity
-SCAN_BLOCK = 1 << 20  # frames per block when scanning a long file for NaN
 # File suffixes taken as audio when a folder is searched (formats libsndfile reads).
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".sph", ".opus"}
 
@@ -59,7 +57,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> tuple
         raise AsrError(f"{path}: not a readable audio file ({_reason(e)})") from None
     if samples.shape[0] == 0:
         raise AsrError(f"{path}: audio is empty (0 samples)")
-    _check_finite(path, samples)
+    check_finite(path, samples)
     warn_if_truncated(path, rate, samples.shape[0])
     mono = to_mono(samples)
     clipped = float(np.mean(np.abs(mono) >= CLIP_LEVEL))
@@ -122,17 +120,8 @@ def missing_seconds(path: str | os.PathLike, rate: int) -> float:
     return 0.0
 
 
-def check_finite_file(path: str | os.PathLike) -> None:
-    """Scan a float audio file block by block for NaN/infinite samples (AsrError naming the file);
-    integer formats cannot hold them and are not read."""
-    if audio_info(path).subtype not in FLOAT_SUBTYPES:
-        return
-    with sf.SoundFile(str(path)) as f:
-        for block in f.blocks(blocksize=SCAN_BLOCK, dtype="float32", always_2d=True):
-            _check_finite(Path(path), block)
-
-
-def _check_finite(path: Path, samples: np.ndarray) -> None:
+def check_finite(path: str | os.PathLike, samples: np.ndarray) -> None:
+    """NaN or infinite samples (a damaged float recording) are an AsrError naming the file."""
     bad = int(np.count_nonzero(~np.isfinite(samples)))
     if bad:
         raise AsrError(f"{path}: {bad} sample(s) are NaN or infinite (a damaged float recording)")

@@ -7,8 +7,8 @@ How: log energy of every 10 ms frame; frames quieter than the noise floor (10th 
 file's frames that are not digital silence) plus a margin are pauses. From the start of the current
 chunk, the next cut goes in the middle of the longest pause in the second half of the allowed span
 (longest in the whole span if the second half has none; the quietest frame if there is no pause at
-all). Each chunk is then
-trimmed to its speech plus a short margin, and chunks without speech are dropped.
+all). Each chunk is then trimmed to its speech plus a short margin, and chunks without speech
+are dropped.
 
 Memory: split_file reads the file in blocks and keeps only the frame energies (4 bytes per 10 ms,
 1.4 MB per hour of audio), never the samples.
@@ -42,18 +42,20 @@ POWER_FLOOR = 1e-10  # mean squared amplitude floor (-100 dB): digital silence h
 
 
 def split_file(path: str | os.PathLike, max_seconds: float = MAX_CHUNK_SECONDS) -> list[tuple[int, int]]:
-    """Chunks of an audio file as sample ranges at the file's own rate, reading it block by block."""
+    """Chunks of an audio file as sample ranges at the file's own rate, reading it block by block
+    (NaN or infinite samples, which would spoil the energies, are an AsrError naming the file)."""
     import soundfile as sf
 
-    from asr.audio import audio_info, to_mono
+    from asr.audio import audio_info, check_finite, to_mono
 
     info = audio_info(path)  # AsrError naming the file when missing, empty or not audio
-    hop = _hop(info.samplerate)
+    hop = frame_hop(info.samplerate)
     block = hop * max(1, int(BLOCK_SECONDS / FRAME_SECONDS))
     energies = []
     try:
         with sf.SoundFile(str(path)) as f:
             for data in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+                check_finite(path, data)
                 energies.append(frame_energies(to_mono(data), hop))
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AsrError(f"{path}: audio unreadable part-way ({e})") from None
@@ -67,7 +69,7 @@ def split_samples(samples: np.ndarray, sample_rate: int,
     """Chunks of an in-memory mono waveform as sample ranges."""
     if len(samples) == 0:
         raise AsrError("split: no samples")
-    hop = _hop(sample_rate)
+    hop = frame_hop(sample_rate)
     return _chunks(frame_energies(np.asarray(samples, dtype=np.float32), hop), hop, len(samples),
                    sample_rate, max_seconds)
 
@@ -92,7 +94,8 @@ def speech_threshold(energy_db: np.ndarray) -> float:
     return max(SILENCE_DB, float(floor + min(SPEECH_MARGIN_DB, (loud - floor) / 2)))
 
 
-def _hop(sample_rate: int) -> int:
+def frame_hop(sample_rate: int) -> int:
+    """Samples in one FRAME_SECONDS energy frame."""
     return max(1, int(round(sample_rate * FRAME_SECONDS)))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asr.segment import DIGITAL_SILENCE_DB, FRAME_SECONDS, frame_energies
+from asr.segment import DIGITAL_SILENCE_DB, FRAME_SECONDS, frame_energies, frame_hop
 
 LOW_LEVEL_DB = -45.0  # loudest frames (99th percentile) below -45 dB full scale: a low level ...
 TARGET_LEVEL_DB = -25.0  # ... raised so they sit at -25 dB, where speech in the corpora here does
@@ -41,7 +41,7 @@ def condition(samples: np.ndarray, rate: int) -> np.ndarray:
 
 def raise_low_level(samples: np.ndarray, rate: int) -> np.ndarray:
     """`samples` scaled up when their loudest 10 ms frames are below LOW_LEVEL_DB (else as is)."""
-    hop = max(1, int(round(rate * FRAME_SECONDS)))
+    hop = frame_hop(rate)
     energy = frame_energies(np.asarray(samples, dtype=np.float32), hop)
     loud = float(np.percentile(energy, 99))
     if loud >= LOW_LEVEL_DB or loud <= DIGITAL_SILENCE_DB:
@@ -52,7 +52,7 @@ def raise_low_level(samples: np.ndarray, rate: int) -> np.ndarray:
 
 def digital_silence_frames(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
     """(mask over 10 ms frames, frame length in samples): which frames are digital silence."""
-    hop = max(1, int(round(rate * FRAME_SECONDS)))
+    hop = frame_hop(rate)
     return frame_energies(np.asarray(samples, dtype=np.float32), hop) < DIGITAL_SILENCE_DB, hop
 
 

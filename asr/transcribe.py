@@ -16,8 +16,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.audio import (AUDIO_SUFFIXES, audio_info, check_finite_file, load_audio, resample, to_mono,
-                       warn_if_truncated)
+from asr.audio import AUDIO_SUFFIXES, audio_info, load_audio, resample, to_mono, warn_if_truncated
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.formats import STREAM_FORMATS, render, render_named, stream_header
@@ -101,8 +100,7 @@ class Transcriber:
             return Transcript(str(path), duration, self.recognizer.recognize(samples, nbest=nbest))
         from asr.segment import split_file
 
-        warn_if_truncated(path, info.samplerate, info.frames)
-        check_finite_file(path)  # before the pause finder, whose energies NaN would spoil
+        warn_if_truncated(path, info.samplerate, info.frames)  # (the pause finder checks for NaN)
 
         def pieces():
             for start, end in split_file(path, self.max_chunk_seconds):

@@ -145,9 +145,9 @@ def test_splitter_noise_floor_ignores_zero_gaps(utterance):
     tone = room_tone(samples, rate)
     with_tone = np.concatenate([samples, np.resize(tone, rate), samples, np.resize(tone, 3 * rate)])
     with_zeros = np.concatenate([samples, np.zeros(rate, np.float32), samples, np.zeros(3 * rate, np.float32)])
-    from asr.segment import _hop, frame_energies
+    from asr.segment import frame_energies, frame_hop
 
-    hop = _hop(rate)
+    hop = frame_hop(rate)
     assert abs(speech_threshold(frame_energies(with_zeros, hop))
                - speech_threshold(frame_energies(with_tone, hop))) < 6.0  # dB (before the fix: 24 dB apart)
     spans_zero, spans_tone = split_samples(with_zeros, rate), split_samples(with_tone, rate)

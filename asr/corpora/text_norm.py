@@ -2,7 +2,7 @@
 
 The rule: transcripts (a data dir's `text`, LM text, reference and hypothesis files) are upper
 case. Every reader refuses text with a lower-case word (markers such as <unk> or [noise] aside)
-with one error naming the file and line; none of them changes the case quietly (`is_upper_case`
+with one error naming the file and line; none of them changes the case quietly (`case_problem`
 below, used by validate-data, train, lexicon build, lm build and score). Text is normalised once,
 on the way in: by the corpus modules and `asr prepare folder`, with `normalize_text`.
 
@@ -26,7 +26,7 @@ import os
 import re
 import unicodedata
 
-from asr.fileio import atomic_write, read_lines
+from asr.fileio import atomic_write, read_lines, read_table
 
 # Characters that join two words and so become a space, not nothing.
 WORD_SEPARATORS = re.compile(r"[-\u2010-\u2015_/]+")
@@ -136,18 +136,12 @@ def expand_numbers(text: str) -> str:
 def normalize_file(src: str | os.PathLike, out: str | os.PathLike, kaldi: bool = False) -> tuple[int, int]:
     """Normalise every line of a text file (after the utterance id with `kaldi`); write `out`
     atomically (it may be `src`). Returns (lines changed, lines)."""
-    lines = list(read_lines(src))
+    rows = read_table(src, min_fields=1) if kaldi else [(n, "", line) for n, line in read_lines(src)]
     changed = 0
     with atomic_write(out) as f:
-        for _, line in lines:
-            key, rest = _split_key(line) if kaldi else ("", line)
+        for _, key, rest in rows:
             norm = normalize_text(rest)
             changed += norm != " ".join(rest.split())
-            f.write(f"{key} {norm}".strip() + "\n" if kaldi else norm + "\n")
-    return changed, len(lines)
+            f.write(f"{key} {norm}".strip() + "\n")
+    return changed, len(rows)
 
-
-def _split_key(line: str) -> tuple[str, str]:
-    """(utterance id, rest) of a Kaldi `text` line: any whitespace after the id."""
-    parts = line.split(maxsplit=1)
-    return (parts[0] if parts else ""), (parts[1] if len(parts) > 1 else "")
