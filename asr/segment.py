@@ -24,7 +24,9 @@ from asr.errors import AsrError
 
 log = logging.getLogger(__name__)
 
-MAX_CHUNK_SECONDS = 15.0  # fifteen seconds: about the longest utterance models are trained on
+MAX_CHUNK_SECONDS = 20.0  # twenty seconds, the one chunk limit (asr.transcribe imports it): audio this
+                          # long is decoded whole, longer audio split at pauses; training utterances are
+                          # usually shorter (a pause of SPLIT_PAUSE_SECONDS ends a chunk sooner anyway)
 FRAME_SECONDS = 0.010  # energy frames of ten milliseconds
 BLOCK_SECONDS = 2.0  # split_file reads two seconds of audio at a time
 NOISE_PERCENTILE = 10  # the quietest tenth of the frames estimates the noise floor

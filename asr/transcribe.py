@@ -23,10 +23,9 @@ from asr.formats import STREAM_FORMATS, render, render_named, stream_header
 from asr.modeldir import read_model_info
 from asr.pipelines import load as load_recognizer
 from asr.search import Hypothesis
+from asr.segment import MAX_CHUNK_SECONDS  # longer audio is split at pauses into chunks of at most this
 
 log = logging.getLogger(__name__)
-
-MAX_CHUNK_SECONDS = 20.0  # twenty seconds: longer audio is split at pauses (training utterances are shorter)
 
 
 @dataclass

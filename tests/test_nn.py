@@ -35,7 +35,7 @@ def test_model_output_shape(encoder):
 def test_blstm_ignores_padding():
     """An utterance scores the same alone and padded inside a batch (packed sequences)."""
     torch.manual_seed(0)
-    model = CtcModel(ModelConfig(num_outputs=5, d_model=16, lstm_hidden=8, num_layers=2,
+    model = CtcModel(ModelConfig(num_outputs=5, encoder="blstm", d_model=16, lstm_hidden=8, num_layers=2,
                                  subsampling_channels=4)).eval()
     short = torch.randn(1, 60, 80)
     batch = torch.cat([short, torch.zeros(1, 40, 80)], dim=1).repeat(2, 1, 1)

@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -34,40 +35,29 @@ WEIGHTS_FILE = "model.safetensors"
 CHECKPOINT_DIR = "checkpoints"
 
 # Every key both neural pipelines accept, with its default. Flat, so `--set key=value` reaches it.
+# The model and training defaults are owned by the dataclasses (ModelConfig in asr.nn.model,
+# TrainConfig in asr.nn.train, SpecAugmentConfig in asr.nn.augment: the comments on the values are
+# there); only the keys that no dataclass has are written out here.
+MODEL_KEYS = tuple(f.name for f in fields(ModelConfig) if f.name not in ("input_dim", "num_outputs"))
+TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("speeds", "spec_augment"))
+# pipeline key -> SpecAugmentConfig field (time_fraction is not a pipeline option)
+SPEC_AUGMENT_KEYS = {"freq_masks": "freq_masks", "freq_mask_width": "freq_width",
+                     "time_masks": "time_masks", "time_mask_width": "time_width"}
+_MODEL, _TRAIN, _SPEC_AUGMENT = ModelConfig(), TrainConfig(), SpecAugmentConfig()
 NN_DEFAULTS = {
     # features: 80 log-mel filterbank bins at 25 ms / 10 ms, normalised per utterance
     "sample_rate": 16000,
     "num_filters": 80,
     "cmvn": "utterance",  # utterance | speaker | none
-    # model (asr.nn.model.ModelConfig). A small Conformer: on AN4 it leaves CTC's all-blank plateau
-    # within a few hundred updates, where a 3-layer BLSTM of similar cost was still on it after 600.
-    "encoder": "conformer",  # conformer | blstm
-    "d_model": 144,  # width after the x4 convolutional subsampling
-    "num_layers": 4,
-    "lstm_hidden": 256,  # blstm cells per direction
-    "num_heads": 4,  # conformer attention heads
-    "ffn_dim": 576,  # conformer feed-forward width
-    "conv_kernel": 15,  # conformer depthwise kernel, in 40 ms frames (0.6 s)
-    "subsampling_channels": 32,
-    "dropout": 0.1,
-    # training (asr.nn.train.TrainConfig)
-    "epochs": 30,
-    "batch_frames": 3000,  # padded 10 ms frames per batch (30 s of audio: ~90 updates per AN4 epoch)
-    "optimizer": "adamw",
-    "lr": 0.0015,
-    "weight_decay": 0.01,
-    "warmup_steps": 200,
-    "clip_norm": 5.0,
-    "patience": 6,  # epochs without a better dev token error rate or dev loss before stopping
-    "average": 3,  # average the weights of this many best epochs (by dev token error rate)
-    "choose_after": 2,  # after this epoch, pronunciation variants are chosen by the model (hybrid)
-    "seed": 0,
-    "speed_perturb": True,  # speeds 0.9 / 1.0 / 1.1, one drawn per utterance per epoch
-    "spec_augment": True,
-    "freq_masks": 2,
-    "freq_mask_width": 27,  # bins
-    "time_masks": 2,
-    "time_mask_width": 40,  # 10 ms frames
+    # model (asr.nn.model.ModelConfig): encoder, d_model, num_layers, lstm_hidden, num_heads,
+    # ffn_dim, conv_kernel, subsampling_channels, dropout
+    **{k: getattr(_MODEL, k) for k in MODEL_KEYS},
+    # training (asr.nn.train.TrainConfig): epochs, batch_frames, optimizer, lr, weight_decay,
+    # warmup_steps, clip_norm, patience, average, choose_after, seed
+    **{k: getattr(_TRAIN, k) for k in TRAIN_KEYS},
+    "speed_perturb": True,  # speeds asr.nn.augment.SPEEDS (0.9 / 1.0 / 1.1), one drawn per utterance per epoch
+    "spec_augment": _SPEC_AUGMENT.enabled,  # asr.nn.augment.SpecAugmentConfig
+    **{k: getattr(_SPEC_AUGMENT, f) for k, f in SPEC_AUGMENT_KEYS.items()},
     "feature_cache": None,  # feature cache dir shared between systems (default EXP_DIR/checkpoints/feats)
     "keep_checkpoints": False,  # keep EXP_DIR/checkpoints (per-epoch weights, state.pt) after training
     "dev_fraction": 0.05,  # without a dev dir: this share of training speakers is held out
@@ -82,19 +72,14 @@ def feature_config(config: dict) -> FeatureConfig:
 
 
 def model_config(config: dict, num_outputs: int) -> ModelConfig:
-    keys = ("encoder", "d_model", "num_layers", "lstm_hidden", "num_heads", "ffn_dim", "conv_kernel",
-            "subsampling_channels", "dropout")
-    return ModelConfig.from_dict({**{k: config[k] for k in keys}, "num_outputs": num_outputs,
+    return ModelConfig.from_dict({**{k: config[k] for k in MODEL_KEYS}, "num_outputs": num_outputs,
                                   "input_dim": config["num_filters"]})
 
 
 def train_config(config: dict) -> TrainConfig:
-    keys = ("epochs", "batch_frames", "optimizer", "lr", "weight_decay", "warmup_steps", "clip_norm",
-            "patience", "average", "choose_after", "seed")
-    spec = SpecAugmentConfig(enabled=bool(config["spec_augment"]), freq_masks=config["freq_masks"],
-                             freq_width=config["freq_mask_width"], time_masks=config["time_masks"],
-                             time_width=config["time_mask_width"])
-    return TrainConfig.from_dict({**{k: config[k] for k in keys}, "spec_augment": spec,
+    spec = SpecAugmentConfig(enabled=bool(config["spec_augment"]),
+                             **{f: config[k] for k, f in SPEC_AUGMENT_KEYS.items()})
+    return TrainConfig.from_dict({**{k: config[k] for k in TRAIN_KEYS}, "spec_augment": spec,
                                   "speeds": SPEEDS if config["speed_perturb"] else (1.0,)})
 
 

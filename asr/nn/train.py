@@ -36,15 +36,17 @@ OPTIMIZERS = ("adamw", "adam")
 
 @dataclass
 class TrainConfig:
-    epochs: int = 40  # most epochs; early stopping usually ends sooner
-    batch_frames: int = 8000  # padded input frames per batch (80 s of audio at 10 ms)
+    # The scalar defaults below are the pipelines' defaults too (asr.nn.acoustic.NN_DEFAULTS is
+    # built from them); speeds and spec_augment are set there from speed_perturb / spec_augment.
+    epochs: int = 30  # most epochs; early stopping usually ends sooner
+    batch_frames: int = 3000  # padded 10 ms input frames per batch (30 s of audio: ~90 updates per AN4 epoch)
     optimizer: str = "adamw"  # adamw | adam
-    lr: float = 1e-3  # peak learning rate, reached after warm-up
+    lr: float = 0.0015  # peak learning rate, reached after warm-up
     weight_decay: float = 0.01
-    warmup_steps: int = 300  # linear warm-up, then inverse-square-root decay
+    warmup_steps: int = 200  # linear warm-up, then inverse-square-root decay
     clip_norm: float = 5.0  # gradient norm clipping
-    patience: int = 6  # stop after this many epochs without a better dev token error rate or loss
-    average: int = 1  # final weights = mean of this many best epochs (1: the best epoch)
+    patience: int = 6  # stop after this many epochs without a better dev token error rate or dev loss
+    average: int = 3  # final weights = mean of this many best epochs by dev token error rate (1: the best)
     choose_after: int = 2  # from the epoch after this one, each utterance's target is the
     # alternative (pronunciation variant) the current model scores best
     seed: int = 0

@@ -1,0 +1,58 @@
+"""One source for each default (issue #15): the neural pipelines' NN_DEFAULTS agree with the
+ModelConfig / TrainConfig / SpecAugmentConfig field defaults, and `asr transcribe` and the
+splitter share one chunk length."""
+import inspect
+from dataclasses import fields
+
+from asr import segment, transcribe
+from asr.nn.acoustic import NN_DEFAULTS, model_config, train_config
+from asr.nn.augment import SPEEDS, SpecAugmentConfig
+from asr.nn.model import ModelConfig
+from asr.nn.train import TrainConfig
+
+# The pipeline's spec-augment keys and the SpecAugmentConfig fields they set.
+SPEC_AUGMENT = {"spec_augment": "enabled", "freq_masks": "freq_masks", "freq_mask_width": "freq_width",
+                "time_masks": "time_masks", "time_mask_width": "time_width"}
+
+
+def field_defaults(cls) -> dict:
+    instance = cls()
+    return {f.name: getattr(instance, f.name) for f in fields(cls)}
+
+
+def test_model_config_defaults_are_the_pipeline_defaults():
+    model = field_defaults(ModelConfig)
+    for key in model.keys() - {"input_dim", "num_outputs"}:
+        assert NN_DEFAULTS[key] == model[key], key
+    assert NN_DEFAULTS["num_filters"] == model["input_dim"]
+    assert model_config(NN_DEFAULTS, 30) == ModelConfig(num_outputs=30)
+
+
+def test_train_config_defaults_are_the_pipeline_defaults():
+    train = field_defaults(TrainConfig)
+    for key in train.keys() - {"speeds", "spec_augment"}:
+        assert NN_DEFAULTS[key] == train[key], key
+    spec = field_defaults(SpecAugmentConfig)
+    for key, name in SPEC_AUGMENT.items():
+        assert NN_DEFAULTS[key] == spec[name], key
+    # speed perturbation is on in the pipelines; TrainConfig alone has no perturbation (speeds (1.0,))
+    assert NN_DEFAULTS["speed_perturb"] is True
+    assert train_config(NN_DEFAULTS) == TrainConfig(speeds=SPEEDS)
+    assert train_config(NN_DEFAULTS).spec_augment == SpecAugmentConfig()
+
+
+def test_nn_defaults_are_the_dataclass_fields_plus_pipeline_only_keys():
+    model = [f.name for f in fields(ModelConfig) if f.name not in ("input_dim", "num_outputs")]
+    train = [f.name for f in fields(TrainConfig) if f.name not in ("speeds", "spec_augment")]
+    assert list(NN_DEFAULTS) == (["sample_rate", "num_filters", "cmvn"] + model + train
+                                 + ["speed_perturb", *SPEC_AUGMENT]
+                                 + ["feature_cache", "keep_checkpoints", "dev_fraction", "device", "threads"])
+
+
+def test_transcribe_and_segment_share_one_chunk_length():
+    assert transcribe.MAX_CHUNK_SECONDS is segment.MAX_CHUNK_SECONDS
+    assert segment.MAX_CHUNK_SECONDS == 20.0  # what `asr transcribe` has always used
+    defaults = [inspect.signature(fn).parameters[name].default
+                for fn, name in ((transcribe.Transcriber.__init__, "max_chunk_seconds"),
+                                 (segment.split_file, "max_seconds"), (segment.split_samples, "max_seconds"))]
+    assert defaults == [segment.MAX_CHUNK_SECONDS] * 3
