@@ -26,6 +26,16 @@ TOKENS_FILE = "units.txt"
 SP_MODEL_FILE = "units.model"
 
 
+def ctc_collapse(path: list[int], blank_id: int) -> tuple[int, ...]:
+    """The token sequence a CTC frame path spells: repeats merged, blanks removed."""
+    out, previous = [], blank_id
+    for tok in path:
+        if tok != blank_id and tok != previous:
+            out.append(tok)
+        previous = tok
+    return tuple(out)
+
+
 class Units:
     """A token inventory (blank first) with text <-> token-id conversion."""
 

@@ -165,9 +165,11 @@ def test_speaker_adaptive_model_decodes_in_two_passes(yesno, tmp_path, caplog):
     assert align_datadir(exp, yesno["dirs"]["test"], tmp_path / "ali") == {"aligned": 30, "failed": 0}
     from asr.features import load_features
 
-    feats = load_features(test.select(test.utts[:1]), recognizer.features)
-    adapted = recognizer.utterance_scores(feats, {})[test.utts[0]]
-    assert not np.allclose(adapted, recognizer.scores(feats[test.utts[0]]))
+    scorer = recognizer.scorer
+    feats = load_features(test.select(test.utts[:1]), scorer.features)
+    adapted = scorer.utterance_scores(feats, {}, recognizer.first_pass)[test.utts[0]]
+    assert not np.allclose(adapted, scorer.si_model.gmm.loglik(feats[test.utts[0]]))
+    assert not np.allclose(adapted, scorer.model.gmm.loglik(feats[test.utts[0]]))
 
 
 def test_lda_mllt_model_round_trip(yesno, tmp_path):
@@ -185,7 +187,7 @@ def test_lda_mllt_model_round_trip(yesno, tmp_path):
     info = yaml.safe_load((exp / "model.yaml").read_text())
     assert info["files"]["lda"] == "lda.npz" and info["units"]["feature_transform"] == "LDA+MLLT"
     recognizer = load(exp)
-    assert recognizer.feature_transform.matrix.shape == (40, 13 * 7)
+    assert recognizer.scorer.feature_transform.matrix.shape == (40, 13 * 7)
     test = read_datadir(yesno["dirs"]["test"])
     hyps = recognizer.recognize_datadir(test)
     # measured 3.33% (8 insertions, no substitution or deletion) with the features' noise floor,

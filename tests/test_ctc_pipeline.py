@@ -64,7 +64,7 @@ def test_lexicon_decoder_outputs_only_listed_words(chars_model, few, tmp_path):
     (model / "lexicon.txt").write_text("NO N OW\nYES Y EH S\nZOO Z UW\n")  # Z: not a trained letter
     recognizer = load(model)
     recognizer.configure(decoder="lexicon", lexicon="lexicon.txt", lm_weight=0.0, word_score=0.0)
-    assert set(recognizer.spellings()) == {"NO", "YES"}
+    assert set(recognizer.search().words) == {"NO", "YES"}
     refs, hyps = transcripts(recognizer, few)
     assert wer(refs, hyps) == 0.0, hyps
 

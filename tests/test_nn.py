@@ -12,7 +12,7 @@ from asr.nn.data import Example, ctc_fits, make_batches
 from asr.nn.model import CtcModel, ModelConfig, output_frames, subsampled_lengths
 from asr.nn.train import BLANK_ID, choose_targets, warmup_then_decay
 from asr.scoring import edit_distance
-from asr.search.lexicon_search import ctc_collapse
+from asr.units import ctc_collapse
 
 
 def test_subsampling_lengths_by_hand():

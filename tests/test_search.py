@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from asr.errors import AsrError
-from asr.search import (LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_ctc, greedy_hypothesis,
-                        tune_lm_weight)
+from asr.pipelines.tuning import tune
+from asr.search import LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_ctc, greedy_hypothesis
 
 LN10 = math.log(10.0)
 
@@ -439,34 +439,44 @@ def test_empty_input_gives_empty_hypothesis():
     assert search.search(np.zeros((0, 2), np.float32), 0.01)[0].words == []
 
 
-def test_tune_lm_weight_picks_the_lowest_dev_wer():
+def test_tuning_picks_the_lowest_dev_wer_stage_by_stage():
     refs = {"u1": "A B C", "u2": "B B"}
+    tried = []
 
-    def decode(lm_weight, word_score):
-        if lm_weight == 2.0 and word_score == 0.5:
+    def decode(o):
+        tried.append(dict(o))
+        if o["sil_score"] != 5.0:
+            return {"u1": "A X C D", "u2": ""}  # 1 sub + 1 ins + 2 del = 4 errors: 80%
+        if o["lm_weight"] == 2.0 and o["word_score"] == 0.5:
             return {"u1": "A B C", "u2": "B B"}
-        if lm_weight == 2.0:
-            return {"u1": "A C", "u2": "B B"}  # one deletion out of 5 words: 20%
-        return {"u1": "A X C D", "u2": ""}  # 1 sub + 1 ins + 2 del = 4 errors: 80%
+        return {"u1": "A C", "u2": "B B"}  # one deletion out of 5 words: 20%
 
-    weight, score, table = tune_lm_weight(decode, refs, {"lm_weight": [1.0, 2.0], "word_score": [0.0, 0.5]})
-    assert (weight, score) == (2.0, 0.5)
-    assert [round(r["wer"], 6) for r in table] == [80.0, 80.0, 20.0, 0.0]
-    weight, score, _ = tune_lm_weight(decode, refs, [(1.0, 0.0), (2.0, 0.0)])
-    assert (weight, score) == (2.0, 0.0)
+    current = {"sil_score": 0.0, "lm_weight": 1.0, "word_score": 0.0}
+    chosen, table, dev_wer = tune(decode, refs, {"lm_weight": [1.0, 2.0], "word_score": [0.0, 0.5]}, current)
+    assert chosen == {"lm_weight": 1.0, "word_score": 0.0} and dev_wer == 80.0  # flat at sil_score 0: the first
+    chosen, table, dev_wer = tune(decode, refs, {"sil_score": [0.0, 5.0], "lm_weight": [1.0, 2.0],
+                                                 "word_score": [0.0, 0.5]}, current)
+    assert chosen == {"sil_score": 5.0, "lm_weight": 2.0, "word_score": 0.5} and dev_wer == 0.0
+    assert [round(r["wer"], 6) for r in table] == [80.0, 20.0, 20.0, 20.0, 20.0, 0.0]
+    assert list(table[0]) == ["sil_score", "wer"] and list(table[2]) == ["lm_weight", "word_score", "wer"]
+    # the silence stage decodes at the current weights, the weight stage at the chosen silence score
+    assert tried[-6]["lm_weight"] == 1.0 and all(o["sil_score"] == 5.0 for o in tried[-4:])
+    with pytest.raises(AsrError, match="no grid search for beam_size"):
+        tune(decode, refs, {"beam_size": [1]}, current)
 
 
 def test_tuned_value_at_the_edge_of_its_grid_is_warned(caplog):
     refs = {"u": "A B"}
-    best_at_two = lambda w, s: {"u": "A B" if w == 2.0 else "A"}  # noqa: E731
+    current = {"sil_score": 0.0, "lm_weight": 1.0, "word_score": 0.0}
+    best_at_two = lambda o: {"u": "A B" if o["lm_weight"] == 2.0 else "A"}  # noqa: E731
     with caplog.at_level("WARNING"):
-        tune_lm_weight(best_at_two, refs, {"lm_weight": [0.5, 1.0, 2.0], "word_score": [0.0]})
+        tune(best_at_two, refs, {"lm_weight": [0.5, 1.0, 2.0], "word_score": [0.0]}, current)
     assert "tuned lm_weight = 2 is at the edge of its grid (0.5 to 2)" in caplog.text
     assert "word_score" not in caplog.text  # a grid of one value has no edge
     caplog.clear()
     with caplog.at_level("WARNING"):
-        tune_lm_weight(best_at_two, refs, {"lm_weight": [0.5, 2.0, 3.0]})  # inside: no warning
-        tune_lm_weight(lambda w, s: {"u": "A B"}, refs, {"lm_weight": [0.5, 2.0]})  # flat: no best
+        tune(best_at_two, refs, {"lm_weight": [0.5, 2.0, 3.0]}, current)  # inside: no warning
+        tune(lambda o: {"u": "A B"}, refs, {"lm_weight": [0.5, 2.0]}, current)  # flat: no best
     assert "edge" not in caplog.text
 
 

@@ -180,8 +180,11 @@ def write_model_info(exp_dir: Path, info: dict, config: dict) -> None:
         shutil.rmtree(Path(exp_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
-class AcousticModel:
-    """A trained CTC model read from a model dir: samples -> (frames, units) log-probabilities."""
+class NeuralScorer:
+    """A trained CTC model read from a model dir: samples -> (frames, units) log-probabilities.
+
+    The scorer of both neural pipelines (asr.pipelines.recognizer.Scorer); no speaker adaptation,
+    so the `first_pass` decoder it is offered goes unused."""
 
     def __init__(self, model_dir: Path, info: dict, device: str = "auto", threads: int | None = None):
         model_dir = Path(model_dir)
@@ -204,17 +207,18 @@ class AcousticModel:
         load_into(self.model, weights)
         self.model.to(self.device).eval()
         self.sample_rate = self.features.sample_rate
+        self.min_samples = self.features.frame_samples  # shorter audio has no feature frame
         self.frame_seconds = float(info.get("frame_seconds", FRAME_SECONDS))
 
     @torch.no_grad()
-    def log_probs_datadir(self, data: DataDir) -> dict[str, np.ndarray]:
+    def datadir_scores(self, data: DataDir, first_pass=None) -> dict[str, np.ndarray]:
         """Log-probabilities of every utterance of a data dir (features as at training, no cache)."""
         from asr.features import load_features
 
         feats = load_features(data, self.features)
         return {utt: self._forward(f) for utt, f in feats.items()}
 
-    def log_probs(self, samples: np.ndarray) -> np.ndarray:
+    def scores(self, samples: np.ndarray, first_pass=None) -> np.ndarray:
         """(frames, units) float32 log-probabilities of mono samples at .sample_rate."""
         return self._forward(featurize(samples, self.sample_rate, self.features))
 

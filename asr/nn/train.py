@@ -24,7 +24,7 @@ from asr.nn.checkpoint import average_weights, load_state, save_state, save_weig
 from asr.nn.data import Example, collate, make_batches
 from asr.nn.model import CtcModel
 from asr.scoring import edit_distance
-from asr.search.lexicon_search import ctc_collapse
+from asr.units import ctc_collapse
 
 BLANK_ID = 0  # every unit inventory puts the CTC blank first (asr.units)
 

@@ -13,6 +13,8 @@ a word (the blank may appear anywhere), and cross-word triphone context.
 
 Model directory: model.yaml (written last), tree.json, gmm.npz (+ si_gmm.npz for SAT),
 lexicon.txt and the LM file; mono/ and tri/ are training checkpoints (not needed to decode).
+Scoring (and the two-pass adaptation) is asr.hmm.scorer's, the search and tuning the one
+Recognizer's (asr.pipelines.recognizer); this module trains and plugs them together.
 """
 from __future__ import annotations
 
@@ -22,13 +24,11 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
-
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.modeldir import MODEL_FILE, read_model_info, resolve, write_model_info
 from asr.pipelines.config import pipeline_config
+from asr.pipelines.recognizer import SEARCH_KEYS, Recognizer, tune_into
 from asr.pipelines.training import set_threads, start_exp_dir
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,6 @@ DEFAULTS: dict = {
     "word_score_grid": [-10.0, 0.0, 10.0],  # and these, on dev
     "threads": None,  # CPU threads (BLAS, torch) while training; None: the libraries' default (OMP_NUM_THREADS)
 }
-SEARCH_KEYS = ("beam_size", "beam_size_token", "beam_threshold", "lm_weight", "word_score", "sil_score")
 MONO_DIR = "mono"  # checkpoint of the monophone stage inside the experiment dir
 TRI_DIR = "tri"  # checkpoint of the triphone stage
 STAMP_FILE = "done"  # in a checkpoint dir: the settings it was made with (JSON); written last
@@ -129,9 +128,10 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         files["si_gmm"] = si_model.save(exp_dir, SI_GMM_FILE)["gmm"]
     lexicon.write(exp_dir / LEXICON_FILE)
     files["lexicon"] = LEXICON_FILE
+    decoding = {k: cfg[k] for k in SEARCH_KEYS if k in cfg}
     if lm_path is not None:
-        files["lm"] = "lm" + "".join(lm_path.suffixes[-1:])
-        shutil.copyfile(lm_path, exp_dir / files["lm"])
+        decoding["lm"] = "lm" + "".join(lm_path.suffixes[-1:])
+        shutil.copyfile(lm_path, exp_dir / decoding["lm"])
 
     frames = sum(len(feats[u]) for u in train_set.utts)
     info = {
@@ -143,7 +143,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
                   "feature_transform": "LDA+MLLT" if cfg["lda_mllt"] else "none",
                   "adaptation": "fMLLR (SAT)" if cfg["sat"] else "none"},
         "files": files,
-        "decoding": {k: cfg[k] for k in ("beam_size", "beam_threshold", "lm_weight", "word_score", "sil_score")},
+        "decoding": decoding,
         "train": {"utts": len(train_set.utts), "seconds": round(frames * features.frame_shift, 2),
                   "hours": round(frames * features.frame_shift / 3600, 4), "data": Path(train_dir).name,
                   "gaussians": model.gmm.num_gaussians},
@@ -151,12 +151,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         "config": {k: v for k, v in cfg.items() if k not in ("lexicon", "lm", "feature_cache")},
     }
     if dev_dir is not None:
-        recognizer = ClassicRecognizer(exp_dir, info)
-        tuned = recognizer.tune(check_datadir(dev_dir, require_text=True), cfg["lm_weight_grid"],
-                                cfg["word_score_grid"], cfg["sil_score_grid"])
-        info["decoding"].update(lm_weight=tuned["lm_weight"], word_score=tuned["word_score"],
-                                sil_score=tuned["sil_score"])
-        info["tuning"] = {"dev": Path(dev_dir).name, "dev_wer": tuned["wer"], "table": tuned["table"]}
+        tune_into(info, recognizer(exp_dir, info), check_datadir(dev_dir, require_text=True), cfg)
     info["train"]["wall_seconds"] = round(time.perf_counter() - started, 1)  # features to tuning
     write_model_info(exp_dir, info)
 
@@ -184,207 +179,42 @@ def _checkpointed(stage_dir: Path, stamp: dict, data, train_stage):
 
 # ---------------------------------------------------------------------------- recognition
 
-def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> "ClassicRecognizer":
+def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> Recognizer:
     """The recogniser of a classic model dir (device/threads accepted for the common interface: CPU only)."""
-    exp_dir = Path(exp_dir)
-    return ClassicRecognizer(exp_dir, read_model_info(exp_dir))
+    return recognizer(Path(exp_dir), read_model_info(exp_dir))
 
 
-class ClassicRecognizer:
-    def __init__(self, model_dir: Path, info: dict):
-        from asr.features import FeatureConfig
-        from asr.hmm.model import AcousticModel
-        from asr.lexicon import Lexicon
+def recognizer(model_dir: Path, info: dict) -> Recognizer:
+    """GMM log-likelihoods (adapted per speaker for SAT) searched through the lexicon and the LM."""
+    from asr.hmm.scorer import HmmScorer
+    from asr.search import LexiconSearch, SearchOptions
 
-        self.model_dir = Path(model_dir)
-        try:
-            files = info["files"]
-            self.features = FeatureConfig.from_dict(info["features"])
-            self.options = dict(info["decoding"])
-        except (KeyError, TypeError):
-            raise AsrError(f"{self.model_dir / MODEL_FILE}: missing 'files', 'features' or 'decoding'") from None
-        if not isinstance(files, dict):
-            raise AsrError(f"{self.model_dir / MODEL_FILE}: 'files' must map names to files")
-        self.sample_rate = self.features.sample_rate
-        self.min_samples = self.features.frame_samples  # shorter audio has no feature frame
-        for key in ("tree", "gmm", "si_gmm"):  # AcousticModel.load joins them to the model dir
-            if key != "si_gmm" or files.get(key):
-                resolve(self.model_dir, files.get(key), key)
-        self.model = AcousticModel.load(self.model_dir, files["tree"], files["gmm"])
-        self.feature_transform = None
-        if files.get("lda"):
-            from asr.hmm.lda import SplicedTransform
+    scorer = HmmScorer(model_dir, info)
+    decoding = info.get("decoding")
+    if not isinstance(decoding, dict):
+        raise AsrError(f"{model_dir / MODEL_FILE}: missing 'decoding'")
+    lm = decoding.get("lm") or (info["files"].get("lm"))  # model dirs before 2026-12 kept it in files
+    lm_path = resolve(model_dir, lm, "lm") if lm else None
+    if lm_path is not None and not lm_path.is_file():
+        raise AsrError(f"{lm_path}: LM file named in {MODEL_FILE} is missing")
 
-            self.feature_transform = SplicedTransform.load(resolve(self.model_dir, files["lda"], "lda"))
-        self.si_model = None  # speaker-independent GMMs of a SAT model (first decoding pass)
-        if files.get("si_gmm"):
-            self.si_model = AcousticModel.load(self.model_dir, files["tree"], files["si_gmm"])
-        self.lexicon = Lexicon.read(resolve(self.model_dir, files.get("lexicon"), "lexicon"))
-        self.lm_path = resolve(self.model_dir, files["lm"], "lm") if files.get("lm") else None
-        if self.lm_path is not None and not self.lm_path.is_file():
-            raise AsrError(f"{self.lm_path}: LM file named in {MODEL_FILE} is missing")
-        self.tokens = [str(p) for p in range(self.model.num_pdfs)]
-        self.spellings = {word: [[str(p) for p in self.model.tree.word_pdfs(pron)] for pron in prons]
-                          for word, prons in self.lexicon.prons.items()}
-        self._search = None
+    def make_search(decoding: dict, options: SearchOptions) -> LexiconSearch:
+        return LexiconSearch(scorer.tokens, scorer.blank, scorer.spellings, lm_path, options)
 
-    def configure(self, **options) -> None:
-        """Change search settings (beam_size, beam_threshold, lm_weight, word_score, ...)."""
-        from asr.search.options import check_search_options
-
-        unknown = sorted(set(options) - set(SEARCH_KEYS) - {"nbest"})
-        if unknown:
-            raise AsrError(f"classic decoding: unknown option(s) {', '.join(unknown)}; known: {', '.join(SEARCH_KEYS)}")
-        check_search_options(options, "classic decoding")
-        self.options.update({k: v for k, v in options.items() if k != "nbest"})
-        self._search = None
-
-    def search(self, nbest: int = 1):
-        from asr.search import SearchOptions
-        from asr.search.lexicon_search import LexiconSearch
-
-        if self._search is None or self._search.options.nbest != nbest:
-            chosen = {k: self.options[k] for k in SEARCH_KEYS if self.options.get(k) is not None}
-            opts = SearchOptions(nbest=nbest, **chosen)
-            self._search = LexiconSearch(self.tokens, self.tokens[0], self.spellings,
-                                         str(self.lm_path) if self.lm_path else None, opts)
-        return self._search
-
-    def transform(self, feats: np.ndarray) -> np.ndarray:
-        """The model's feature transform (LDA+MLLT of spliced cepstra), if it has one."""
-        return feats if self.feature_transform is None else self.feature_transform(feats)
-
-    def load_features(self, data) -> dict[str, np.ndarray]:
-        from asr.features import load_features
-
-        return {u: self.transform(x) for u, x in load_features(data, self.features).items()}
-
-    def scores(self, feats: np.ndarray) -> np.ndarray:
-        """(frames, pdfs) GMM log-likelihoods: the search's score matrix."""
-        return self.model.gmm.loglik(feats)
-
-    def utterance_scores(self, feats: dict[str, np.ndarray], utt2spk: dict[str, str]) -> dict[str, np.ndarray]:
-        """Score matrices of utterances. With a speaker-adaptive model, two passes: the speaker-
-        independent model decodes, its hypotheses are aligned, an fMLLR transform per speaker
-        (an utterance is its own speaker when utt2spk lacks it) is estimated with the adapted model,
-        which then scores the transformed features."""
-        if self.si_model is None:
-            return {u: self.scores(x) for u, x in feats.items()}
-        from asr.hmm import fmllr
-
-        search = self.search()
-        shift = self.features.frame_shift
-        first = {u: search.search(self.si_model.gmm.loglik(x), shift)[0].text
-                 for u, x in tqdm(feats.items(), desc="first pass", unit="utt", leave=False)}
-        transforms = self._speaker_transforms(feats, first, utt2spk)
-        out = {}
-        for u, x in feats.items():
-            w = transforms.get(utt2spk.get(u, u))
-            # no transform (nothing recognised in the first pass): the speaker-independent scores
-            out[u] = self.si_model.gmm.loglik(x) if w is None else self.scores(fmllr.apply(w, x))
-        return out
-
-    def _speaker_transforms(self, feats, texts, utt2spk) -> dict[str, np.ndarray]:
-        from asr.hmm.train import TrainingSet, align, choose_variants, speaker_transforms
-
-        texts = {u: t for u, t in texts.items() if t}
-        if not texts:
-            return {}
-        data = TrainingSet.build({u: feats[u] for u in texts}, texts, self.lexicon.prons)
-        choose_variants(self.si_model, data)
-        try:
-            ali = align(self.si_model, data)
-        except AsrError:  # no first-pass hypothesis could be aligned: decode unadapted
-            return {}
-        return speaker_transforms(self.model, data, ali, utt2spk)
-
-    def recognize(self, samples: np.ndarray, nbest: int = 1):
-        from asr.features import featurize
-
-        feats = self.transform(featurize(np.asarray(samples, dtype=np.float32), self.sample_rate, self.features))
-        scores = self.utterance_scores({"utterance": feats}, {})["utterance"]
-        return self.search(nbest).search(scores, self.features.frame_shift)
-
-    def recognize_datadir(self, data, nbest: int = 1) -> dict:
-        """Every utterance of a data dir, with speaker-level CMVN and adaptation where configured."""
-        scores = self.utterance_scores(self.load_features(data), data.utt2spk)
-        search = self.search(nbest)
-        return {utt: search.search(s, self.features.frame_shift)
-                for utt, s in tqdm(scores.items(), desc="decode", unit="utt")}
-
-    def tune(self, dev_data, lm_weights: list[float], word_scores: list[float],
-             sil_scores: list[float] = ()) -> dict:
-        """Silence score, then LM weight and word score, with the lowest WER on the dev set (never
-        the test set)."""
-        from asr.scoring import wer
-        from asr.search import tune_lm_weight
-        from asr.search.tuning import warn_at_edge
-
-        # adaptation (if any) from a first pass at the current settings; then the grid on its scores
-        scores = self.utterance_scores(self.load_features(dev_data), dev_data.utt2spk)
-
-        def decode(lm_weight: float, word_score: float) -> dict[str, str]:
-            self.configure(lm_weight=lm_weight, word_score=word_score)
-            search = self.search()
-            return {u: search.search(s, self.features.frame_shift)[0].text for u, s in scores.items()}
-
-        sil_table = []
-        for sil_score in tqdm(sil_scores, desc="tune sil_score", unit="point", disable=not sil_scores):
-            self.configure(sil_score=sil_score)
-            sil_table.append({"sil_score": float(sil_score),
-                              "wer": wer(dev_data.text, decode(self.options["lm_weight"], self.options["word_score"]))})
-        if sil_table:
-            best = min(sil_table, key=lambda row: row["wer"])["sil_score"]
-            if len({row["wer"] for row in sil_table}) > 1:
-                warn_at_edge("sil_score", best, sil_scores)
-            self.configure(sil_score=best)
-        grid = [(w, s) for w in lm_weights for s in word_scores]
-        lm_weight, word_score, table = tune_lm_weight(decode, dev_data.text, grid)
-        self.configure(lm_weight=lm_weight, word_score=word_score)
-        return {"lm_weight": float(lm_weight), "word_score": float(word_score),
-                "sil_score": float(self.options.get("sil_score") or 0.0),
-                "wer": min(float(row["wer"]) for row in table), "table": sil_table + _plain(table)}
-
-
-def _plain(table) -> list:
-    """The tuning table as YAML-safe rows of plain floats."""
-    return [{k: float(v) for k, v in row.items()} for row in table]
+    return Recognizer(model_dir, scorer, make_search, decoding)
 
 
 # ---------------------------------------------------------------------------- forced alignment
 
 def align_datadir(model_dir: Path, data_dir: Path, out_dir: Path) -> dict[str, int]:
-    """Viterbi-align every transcribed utterance of a data dir with a classic model (a SAT model
-    aligns with its speaker-independent GMMs, then again after fMLLR per speaker); writes
-    OUT/words.ctm and OUT/phones.ctm (`<utt> 1 <start> <duration> <label> 1.00`, silences as SIL
-    in phones.ctm only). Returns counts of aligned and failed utterances."""
+    """Viterbi-align every transcribed utterance of a data dir with a classic model; writes
+    OUT/words.ctm and OUT/phones.ctm (asr.hmm.forced_align). Returns counts of aligned and failed
+    utterances."""
     from asr.datadir import check_datadir
-    from asr.hmm.align import segments
-    from asr.hmm.train import TrainingSet, align, choose_variants, speaker_transforms, transformed
+    from asr.hmm.forced_align import write_alignment
+    from asr.hmm.scorer import HmmScorer
 
     info = read_model_info(model_dir)
     if info["pipeline"] != "classic":
         raise AsrError(f"{model_dir}: a {info['pipeline']} model; forced alignment needs a classic (HMM) model")
-    recognizer = ClassicRecognizer(Path(model_dir), info)
-    data = check_datadir(data_dir, require_text=True)
-    feats = recognizer.load_features(data)
-    train_set = TrainingSet.build(feats, data.text, recognizer.lexicon.prons)
-    first = recognizer.si_model or recognizer.model
-    choose_variants(first, train_set)
-    ali = align(first, train_set)
-    if recognizer.si_model is not None:  # SAT: realign the speakers' fMLLR-transformed features
-        transforms = speaker_transforms(recognizer.model, train_set, ali, data.utt2spk)
-        ali = align(recognizer.model, transformed(train_set, transforms, data.utt2spk))
-    shift = recognizer.features.frame_shift
-    out_dir = Path(out_dir)
-    with atomic_write(out_dir / "words.ctm") as words_out, atomic_write(out_dir / "phones.ctm") as phones_out:
-        for utt in sorted(ali.states):
-            graph, states = ali.graphs[utt], ali.states[utt]
-            words = data.text[utt].split()
-            for w, start, end in segments(graph.word[states]):
-                if w >= 0:
-                    words_out.write(f"{utt} 1 {start * shift:.2f} {(end - start) * shift:.2f} {words[w]} 1.00\n")
-            for p, start, end in segments(graph.phone[states]):
-                label = graph.phones[p] if p >= 0 else "SIL"
-                phones_out.write(f"{utt} 1 {start * shift:.2f} {(end - start) * shift:.2f} {label} 1.00\n")
-    return {"aligned": len(ali.states), "failed": len(train_set.utts) - len(ali.states)}
+    return write_alignment(HmmScorer(model_dir, info), check_datadir(data_dir, require_text=True), out_dir)

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from asr.errors import AsrError
-from asr.nn.acoustic import (NN_DEFAULTS, copy_into, model_info, read_train_dev, train_acoustic_model,
-                             write_model_info)
-from asr.nn.recognizer import NeuralRecognizer
-from asr.pipelines.config import pipeline_config
-from asr.pipelines.training import start_exp_dir
 from asr.lexicon import Lexicon
 from asr.modeldir import read_model_info, resolve
-from asr.search import Hypothesis, LexiconFreeSearch, LexiconSearch, SearchOptions, greedy_hypothesis
-from asr.units import CharUnits, PieceUnits
+from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, copy_into, model_info, read_train_dev,
+                             train_acoustic_model, write_model_info)
+from asr.pipelines.config import pipeline_config
+from asr.pipelines.recognizer import SEARCH_KEYS, Recognizer, tune_into
+from asr.pipelines.training import start_exp_dir
+from asr.search import GreedySearch, LexiconFreeSearch, LexiconSearch, SearchOptions
+from asr.units import CharUnits, PieceUnits, Units, load_units
 
 UNIT_KINDS = ("chars", "sentencepiece")
 DECODERS = ("greedy", "beam", "lexicon")
@@ -46,7 +45,7 @@ DEFAULTS = {
     "lm_weight_grid": [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],  # dev-set grid (never test)
     "word_score_grid": [-1.0, 0.0, 1.0, 2.0],
 }
-DECODING_KEYS = ("decoder", "beam_size", "beam_size_token", "beam_threshold", "lm_weight", "word_score")
+CHOICES = ("decoder", "lexicon", "lm")  # decoding settings that pick the search, not tune it
 
 
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
@@ -65,46 +64,48 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
                                           len(units), exp_dir, nj)
 
     info = {"pipeline": "ctc", **model_info(config, model, summary), "units": units.save(exp_dir),
-            "decoding": {k: config[k] for k in DECODING_KEYS}}
+            "decoding": {k: config[k] for k in ("decoder", *SEARCH_KEYS) if k in config}}
     if config["decoder"] == "lexicon":
         info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     if config["lm"]:
         info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
         if config["decoder"] != "greedy":
-            recognizer = CtcRecognizer(exp_dir, info, device=config["device"])
-            info["decoding"].update(recognizer.tune(dev_data, config["lm_weight_grid"], config["word_score_grid"]))
+            tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)
     write_model_info(exp_dir, info, config)
 
 
-def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> "CtcRecognizer":
-    return CtcRecognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
+def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> Recognizer:
+    return recognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
 
 
-class CtcRecognizer(NeuralRecognizer):
-    """Greedy, LexiconFreeSearch over the units, or LexiconSearch over the lexicon's words spelled in
-    the units; both searches with the model dir's LM (if any)."""
+def recognizer(model_dir: Path, info: dict, device: str = "auto", threads: int | None = None) -> Recognizer:
+    """CTC log-probabilities searched greedily, by LexiconFreeSearch over the units, or by
+    LexiconSearch over the lexicon's words spelled in the units; both searches with the model
+    dir's LM (if any)."""
+    scorer = NeuralScorer(model_dir, info, device=device, threads=threads)
+    units = load_units(model_dir, info.get("units") or {})
+    blank = units.tokens[units.blank]
 
-    def decode_log_probs(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
-        if self.options.get("decoder", "greedy") == "greedy":
-            return [greedy_hypothesis(log_probs, self.units.tokens, self.units.tokens[self.units.blank],
-                                      self.units.word_boundary, self.acoustic.frame_seconds)]
-        return super().decode_log_probs(log_probs, nbest)
+    def make_search(decoding: dict, options: SearchOptions):
+        decoder = decoding.get("decoder", "greedy")
+        if decoder not in DECODERS:
+            raise AsrError(f"decoding: unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}")
+        if decoder == "greedy":
+            return GreedySearch(units.tokens, blank, units.word_boundary, options)
+        lm_path = resolve(model_dir, decoding["lm"], "lm") if decoding.get("lm") else None
+        if decoder == "lexicon":
+            return LexiconSearch(units.tokens, blank, spellings(model_dir, decoding.get("lexicon"), units),
+                                 lm_path, options, silence=units.word_boundary if units.kind == "chars" else None)
+        return LexiconFreeSearch(units.tokens, blank, units.word_boundary, lm_path, options)
 
-    def make_search(self, options: SearchOptions) -> LexiconFreeSearch | LexiconSearch:
-        lm = self.options.get("lm")
-        lm_path = resolve(self.model_dir, lm, "lm") if lm else None
-        if self.options.get("decoder") == "lexicon":
-            return LexiconSearch(self.units.tokens, self.units.tokens[self.units.blank], self.spellings(),
-                                 lm_path, options,
-                                 silence=self.units.word_boundary if self.units.kind == "chars" else None)
-        return LexiconFreeSearch(self.units.tokens, self.units.tokens[self.units.blank], self.units.word_boundary,
-                                 lm_path, options)
+    return Recognizer(model_dir, scorer, make_search, info.get("decoding") or {}, CHOICES)
 
-    def spellings(self) -> dict[str, list[list[str]]]:
-        """The lexicon's words spelled in the model's units; words it cannot spell are left out
-        (a letter the training transcripts never had)."""
-        path = resolve(self.model_dir, self.options.get("lexicon"), "lexicon")
-        spellings = {w: [s] for w in Lexicon.read(path).prons if (s := self.units.spell(w))}
-        if not spellings:
-            raise AsrError(f"{path}: none of its words can be spelled in the model's units")
-        return spellings
+
+def spellings(model_dir: Path, lexicon, units: Units) -> dict[str, list[list[str]]]:
+    """The words of the model dir's lexicon file spelled in the model's units; words it cannot
+    spell are left out (a letter the training transcripts never had)."""
+    path = resolve(model_dir, lexicon, "lexicon")
+    spelled = {w: [s] for w in Lexicon.read(path).prons if (s := units.spell(w))}
+    if not spelled:
+        raise AsrError(f"{path}: none of its words can be spelled in the model's units")
+    return spelled

@@ -14,13 +14,13 @@ from pathlib import Path
 from asr.errors import AsrError
 from asr.lexicon import Lexicon
 from asr.modeldir import MODEL_FILE, read_model_info, resolve
-from asr.nn.acoustic import (NN_DEFAULTS, copy_into, model_info, read_train_dev, train_acoustic_model,
-                             write_model_info)
-from asr.nn.recognizer import NeuralRecognizer
+from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, copy_into, model_info, read_train_dev,
+                             train_acoustic_model, write_model_info)
 from asr.pipelines.config import pipeline_config
+from asr.pipelines.recognizer import SEARCH_KEYS, Recognizer, tune_into
 from asr.pipelines.training import start_exp_dir
 from asr.search import LexiconSearch, SearchOptions
-from asr.units import PhoneUnits
+from asr.units import PhoneUnits, load_units
 
 MAX_ALTERNATIVES = 32  # pronunciation combinations tried per training utterance (beyond: one word varies at a time)
 
@@ -39,8 +39,6 @@ DEFAULTS = {
     "lm_weight_grid": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0],  # dev-set grid (never test)
     "word_score_grid": [-2.0, -1.0, 0.0, 1.0, 2.0],
 }
-DECODING_KEYS = ("beam_size", "beam_size_token", "beam_threshold", "lm_weight", "word_score", "sil_score",
-                 "last_token_loop")
 
 
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
@@ -60,11 +58,10 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
                                           len(units), exp_dir, nj, alternatives)
 
     info = {"pipeline": "hybrid", **model_info(config, model, summary), "units": units.save(exp_dir),
-            "decoding": {k: config[k] for k in DECODING_KEYS}}
+            "decoding": {k: config[k] for k in SEARCH_KEYS if k in config}}
     info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
-    recognizer = HybridRecognizer(exp_dir, info, device=config["device"])
-    info["decoding"].update(recognizer.tune(dev_data, config["lm_weight_grid"], config["word_score_grid"]))
+    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)
     write_model_info(exp_dir, info, config)
 
 
@@ -95,26 +92,26 @@ def pronunciations(text: str, lexicon: Lexicon, units: PhoneUnits, lexicon_path)
     return out
 
 
-def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> "HybridRecognizer":
-    return HybridRecognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
+def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> Recognizer:
+    return recognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
 
 
-class HybridRecognizer(NeuralRecognizer):
+def recognizer(model_dir: Path, info: dict, device: str = "auto", threads: int | None = None) -> Recognizer:
     """Phone posteriors searched through the lexicon and the LM (LexiconSearch)."""
+    decoding = info.get("decoding") or {}
+    for key in ("lexicon", "lm"):
+        if not decoding.get(key):
+            raise AsrError(f"{Path(model_dir) / MODEL_FILE}: decoding.{key} missing")
+    scorer = NeuralScorer(model_dir, info, device=device, threads=threads)
+    units = load_units(model_dir, info.get("units") or {})
+    lexicon_path = resolve(model_dir, decoding["lexicon"], "lexicon")
+    lm_path = resolve(model_dir, decoding["lm"], "lm")
+    lexicon = Lexicon.read(lexicon_path)
+    unknown = sorted({p for p in lexicon.phones if p not in units.index})
+    if unknown:
+        raise AsrError(f"{lexicon_path}: {len(unknown)} phone(s) are not among the model's units")
 
-    def __init__(self, model_dir: Path, info: dict, device: str = "auto", threads: int | None = None):
-        super().__init__(model_dir, info, device=device, threads=threads)
-        decoding = info.get("decoding") or {}
-        for key in ("lexicon", "lm"):
-            if not decoding.get(key):
-                raise AsrError(f"{Path(model_dir) / MODEL_FILE}: decoding.{key} missing")
-        lexicon_path = resolve(self.model_dir, decoding["lexicon"], "lexicon")
-        self.lm_path = resolve(self.model_dir, decoding["lm"], "lm")
-        self.lexicon = Lexicon.read(lexicon_path)
-        unknown = sorted({p for p in self.lexicon.phones if p not in self.units.index})
-        if unknown:
-            raise AsrError(f"{lexicon_path}: {len(unknown)} phone(s) are not among the model's units")
+    def make_search(decoding: dict, options: SearchOptions) -> LexiconSearch:
+        return LexiconSearch(units.tokens, units.tokens[units.blank], lexicon.spellings(), lm_path, options)
 
-    def make_search(self, options: SearchOptions) -> LexiconSearch:
-        return LexiconSearch(self.units.tokens, self.units.tokens[self.units.blank], self.lexicon.spellings(),
-                             self.lm_path, options)
+    return Recognizer(model_dir, scorer, make_search, decoding)

@@ -8,8 +8,12 @@ One search serves all three pipelines; only the acoustic scores differ.
 - `LexiconFreeSearch` (ctc): characters ("|" between words) or SentencePiece pieces ("▁" prefix),
   any spelling allowed, the word LM applied whenever a word is complete (unknown spellings pay
   KenLM's <unk> probability plus `unk_score`).
-- `greedy_ctc` / `greedy_hypothesis`: best token per frame.
-- `tune_lm_weight`: grid search of lm_weight and word_score on a dev set.
+- `GreedySearch` (`greedy_ctc` / `greedy_hypothesis`): best token per frame.
+
+Every search object has `search(scores, frame_seconds)` -> n-best hypotheses and
+`set_options(SearchOptions)`, which changes weights and beams without reloading the LM or
+rebuilding the lexicon tree (dev-set tuning decodes many grid points with one search). Tuning
+itself, which needs WER scoring, lives above the search (asr.pipelines.tuning).
 
 What is searched (a frame path for words w1..wn with token spellings, concatenated to x1..xm):
     blank* x1+ blank* x2+ ... blank* xm+ blank*
@@ -44,12 +48,11 @@ word's spelling is the sequence of its phones' state pdfs (3 per phone), so:
 - triphone context is word-internal only: the spelling fixes each phone's context within the word,
   and word-boundary phones use a context-independent (or boundary) pdf.
 """
-from asr.search.greedy import greedy_ctc, greedy_hypothesis
+from asr.search.greedy import GreedySearch, greedy_ctc, greedy_hypothesis
 from asr.search.hypothesis import Hypothesis, Word
 from asr.search.lexicon_free import LexiconFreeSearch
 from asr.search.lexicon_search import LexiconSearch
 from asr.search.options import SearchOptions
-from asr.search.tuning import tune_lm_weight
 
 __all__ = ["Hypothesis", "Word", "SearchOptions", "LexiconSearch", "LexiconFreeSearch",
-           "greedy_ctc", "greedy_hypothesis", "tune_lm_weight"]
+           "GreedySearch", "greedy_ctc", "greedy_hypothesis"]

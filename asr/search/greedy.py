@@ -6,7 +6,9 @@ import numpy as np
 from asr.search.frames import check_scores, frame_posteriors
 from asr.search.hypothesis import Hypothesis
 from asr.search.lexicon_free import WordUnits, ctc_words
-from asr.search.lexicon_search import ctc_collapse, token_index
+from asr.search.lexicon_search import token_index
+from asr.search.options import SearchOptions
+from asr.units import ctc_collapse
 
 
 def greedy_ctc(scores: np.ndarray, tokens: list[str], blank: str) -> list[str]:
@@ -29,3 +31,18 @@ def greedy_hypothesis(scores: np.ndarray, tokens: list[str], blank: str, word_bo
     units = WordUnits(tokens, blank, word_boundary)
     words = ctc_words([int(t) for t in path], blank_id, units, frame_posteriors(scores), frame_seconds)
     return Hypothesis(words, float(scores[np.arange(len(path)), path].sum()))
+
+
+class GreedySearch:
+    """Greedy decoding behind the searches' interface (`search`, `set_options`): one hypothesis,
+    whatever the options say (no beam, no LM)."""
+
+    def __init__(self, tokens: list[str], blank: str, word_boundary: str, options: SearchOptions | None = None):
+        self.tokens, self.blank, self.word_boundary = list(tokens), blank, word_boundary
+        self.options = options or SearchOptions()
+
+    def set_options(self, options: SearchOptions) -> None:
+        self.options = options
+
+    def search(self, scores: np.ndarray, frame_seconds: float) -> list[Hypothesis]:
+        return [greedy_hypothesis(scores, self.tokens, self.blank, self.word_boundary, frame_seconds)]

@@ -143,8 +143,13 @@ class LexiconFreeSearch:
         self.options = options or SearchOptions()
         self.blank_id = token_index(self.tokens, blank)[blank]
         self.units = WordUnits(self.tokens, blank, word_boundary)
-        o = self.options
-        self.lm = WordLM(self.units, load_kenlm(lm_path), o.lm_weight, o.word_score, o.unk_score)
+        self.kenlm = load_kenlm(lm_path)
+        self.set_options(self.options)
+
+    def set_options(self, options: SearchOptions) -> None:
+        """Decode later calls with these options (the KenLM model is loaded once, in __init__)."""
+        self.options = o = options
+        self.lm = WordLM(self.units, self.kenlm, o.lm_weight, o.word_score, o.unk_score)
         flashlight_options = LexiconFreeDecoderOptions(
             beam_size=o.beam_size,
             beam_size_token=o.tokens_per_frame(len(self.tokens)),

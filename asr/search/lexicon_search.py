@@ -18,6 +18,7 @@ from asr.kenlm_open import open_kenlm
 from asr.search.frames import check_scores, frame_posteriors, mean_posterior
 from asr.search.hypothesis import Hypothesis, Word
 from asr.search.options import LN10, SearchOptions
+from asr.units import ctc_collapse
 
 MAX_HOMOPHONES = 6  # flashlight's Trie keeps at most six words per spelling (kTrieMaxLabel)
 UNK = "<unk>"  # KenLM's unknown word: lexicon words missing from the LM are scored as this
@@ -41,22 +42,13 @@ def load_word_lm(lm_path: str | Path | None, word_dict: Dictionary):
     return open_kenlm(lm_path, lambda path: KenLM(path, word_dict))
 
 
-def ctc_collapse(path: list[int], blank_id: int) -> tuple[int, ...]:
-    """The token sequence a CTC frame path spells: repeats merged, blanks removed."""
-    out, previous = [], blank_id
-    for tok in path:
-        if tok != blank_id and tok != previous:
-            out.append(tok)
-        previous = tok
-    return tuple(out)
-
-
 class LexiconSearch:
     """Beam search over a lexicon prefix tree of token spellings, with a word LM at word ends.
 
     `spellings[word]` lists the token sequences of the word's pronunciation variants. Scores
     passed to `.search` are (frames, tokens) log-probabilities or log-likelihoods in `tokens`
-    order. Not thread-safe: one instance decodes one utterance at a time.
+    order. Not thread-safe: one instance decodes one utterance at a time. The LM and the prefix
+    tree are built once; `set_options` changes weights and beams without rebuilding them.
     """
 
     def __init__(self, tokens: list[str], blank: str, spellings: dict[str, list[list[str]]],
@@ -77,11 +69,22 @@ class LexiconSearch:
         self.word_dict = Dictionary(self.words + [UNK])
         self.lm = load_word_lm(lm_path, self.word_dict)
         self._check_homophones(spellings)
-        self.spelling_ids: list[set[tuple[int, ...]]] = [set() for _ in self.words]  # token ids, as spelled
-        self.trie = self._build_trie(spellings, index)
+        self._spellings, self._index = spellings, index
+        self.trie = self._build_trie()
         self.decoder = self._build_decoder()
 
-    def _build_trie(self, spellings: dict[str, list[list[str]]], index: dict[str, int]) -> Trie:
+    def set_options(self, options: SearchOptions) -> None:
+        """Decode later calls with these options: a new decoder over the same LM and prefix tree
+        (the tree is rebuilt only when `last_token_loop` changes)."""
+        rebuild_trie = options.last_token_loop != self.options.last_token_loop
+        self.options = options
+        if rebuild_trie:
+            self.trie = self._build_trie()
+        self.decoder = self._build_decoder()
+
+    def _build_trie(self) -> Trie:
+        spellings, index = self._spellings, self._index
+        self.spelling_ids: list[set[tuple[int, ...]]] = [set() for _ in self.words]  # token ids, as spelled
         trie = Trie(len(self.tokens), self.blank_id)
         start = self.lm.start(False)
         for label, word in enumerate(self.words):

@@ -1,0 +1,130 @@
+"""One recogniser for every pipeline: the pipeline's scorer turns audio into a (frames, tokens)
+score matrix, one search turns scores into words, and one dev-set tuning picks the search weights.
+
+A pipeline differs only in what it plugs in:
+- a scorer (GMM log-likelihoods, asr.hmm.scorer; CTC log-probabilities, asr.nn.acoustic): audio
+  or a data dir -> score matrices. A scorer that adapts to the speaker (classic SAT) decodes a
+  first pass with the `first_pass` function it is given, which uses this recogniser's search;
+- `make_search(decoding, options)`: the search over its tokens (asr.search), built once per
+  model; later option changes (`configure`, tuning) reach it through `set_options`, so the LM
+  and the lexicon tree are loaded once.
+
+model.yaml's `decoding` section holds the search options (the SearchOptions fields, flat: the
+names `asr decode`, `--set` and the tuning grids use) plus the pipeline's own choices (which
+decoder, which lexicon or LM file); `tuning` records the dev-set grid search.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from asr.datadir import DataDir
+from asr.errors import AsrError
+from asr.pipelines.tuning import STAGES, grids_from_config, tune
+from asr.search import Hypothesis, SearchOptions
+from asr.search.options import check_search_options
+
+# The search options a model dir and `configure` may set: every SearchOptions field but nbest,
+# which each call chooses.
+SEARCH_KEYS = tuple(f.name for f in fields(SearchOptions) if f.name != "nbest")
+
+FirstPass = Callable[[np.ndarray], str]  # a score matrix -> its best transcript
+
+
+class Scorer(Protocol):
+    sample_rate: int  # audio is expected at this rate
+    min_samples: int  # shorter audio has no frame to score
+    frame_seconds: float  # one row of the score matrix
+
+    def scores(self, samples: np.ndarray, first_pass: FirstPass) -> np.ndarray: ...
+
+    def datadir_scores(self, data: DataDir, first_pass: FirstPass) -> dict[str, np.ndarray]: ...
+
+
+class Recognizer:
+    """samples or a data dir -> n-best hypotheses, for any pipeline; not thread-safe."""
+
+    def __init__(self, model_dir: str | Path, scorer: Scorer,
+                 make_search: Callable[[dict, SearchOptions], object], decoding: dict,
+                 choices: tuple[str, ...] = ()):
+        self.model_dir = Path(model_dir)
+        self.scorer = scorer
+        self.sample_rate = scorer.sample_rate
+        self.min_samples = scorer.min_samples
+        self.choices = choices  # the pipeline's non-search decoding settings (decoder, lexicon, lm)
+        self.options = dict(decoding)
+        check_search_options(self.options, f"{self.model_dir}: decoding")
+        self._make_search = make_search
+        self._search = None
+
+    def configure(self, **options) -> None:
+        """Change decoding options for later calls; an unknown option or a value out of range is
+        an AsrError now, not a silently ignored typo."""
+        known = set(SEARCH_KEYS) | set(self.choices)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise AsrError(f"decoding: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        check_search_options(options, "decoding")
+        self.options.update(options)
+        if any(k in self.choices for k in options):
+            self._search = None  # another decoder, lexicon or LM: a new search
+
+    def search_options(self, nbest: int = 1) -> SearchOptions:
+        return SearchOptions(**{k: self.options[k] for k in SEARCH_KEYS if self.options.get(k) is not None},
+                             nbest=nbest)
+
+    def search(self, nbest: int = 1):
+        """The search with the current options (built on first use, then only re-optioned)."""
+        options = self.search_options(nbest)
+        if self._search is None:
+            self._search = self._make_search(self.options, options)
+        elif self._search.options != options:
+            self._search.set_options(options)
+        return self._search
+
+    def decode(self, scores: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
+        return self.search(nbest).search(scores, self.scorer.frame_seconds)
+
+    def first_pass(self, scores: np.ndarray) -> str:
+        return self.decode(scores)[0].text
+
+    def recognize(self, samples: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
+        return self.decode(self.scorer.scores(samples, self.first_pass), nbest)
+
+    def recognize_datadir(self, data: DataDir, nbest: int = 1) -> dict[str, list[Hypothesis]]:
+        """Every utterance of a data dir (speaker-level normalisation and adaptation where the
+        model has them)."""
+        scores = self.scorer.datadir_scores(data, self.first_pass)
+        return {utt: self.decode(s, nbest) for utt, s in tqdm(scores.items(), desc="decode", unit="utt")}
+
+    def tune(self, dev: DataDir, grids: dict[str, list[float]]) -> dict:
+        """Tune the options in `grids` (silence score first, then LM weight x word score) for the
+        lowest WER on `dev` (a dev set, never the test set) and keep them. Returns model.yaml's
+        entries: {"decoding": the chosen values, "tuning": {"dev", "dev_wer", "table"}}."""
+        scores = self.scorer.datadir_scores(dev, self.first_pass)  # adapted at the current settings
+
+        def decode(options: dict) -> dict[str, str]:
+            self.configure(**options)
+            search = self.search()
+            return {u: search.search(s, self.scorer.frame_seconds)[0].text for u, s in scores.items()}
+
+        defaults = SearchOptions().to_dict()
+        current = {name: self.options.get(name, defaults[name]) for stage in STAGES for name in stage}
+        chosen, table, dev_wer = tune(decode, dev.text, grids, current)
+        self.configure(**chosen)
+        return {"decoding": chosen,
+                "tuning": {"dev": Path(dev.path).name if dev.path else None, "dev_wer": float(dev_wer),
+                           "table": [{k: float(v) for k, v in row.items()} for row in table]}}
+
+
+def tune_into(info: dict, recognizer: Recognizer, dev: DataDir, config: dict) -> None:
+    """Tune on `dev` over the config's `*_grid` keys; record the chosen values in info["decoding"]
+    and the grid search in info["tuning"] (model.yaml)."""
+    result = recognizer.tune(dev, grids_from_config(config))
+    info["decoding"].update(result["decoding"])
+    info["tuning"] = result["tuning"]
