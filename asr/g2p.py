@@ -6,7 +6,8 @@ grapheme-to-phoneme conversion") in the simplified form Phonetisaurus uses:
    pronunciation becomes a sequence of "graphones" such as c:K a:AE t:T. EM estimates graphone
    probabilities by forward-backward over all such segmentations, then each training word is
    aligned by Viterbi.
-2. A graphone n-gram (interpolated modified Kneser-Ney, count-pruned) models those sequences.
+2. A graphone n-gram (interpolated modified Kneser-Ney, asr.lm's estimator, count-pruned) models
+   those sequences.
 3. Decoding a new word is a beam search over the graphones whose letter matches each letter in
    turn; the phones of the best graphone sequence are the pronunciation.
 
@@ -24,15 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from asr.errors import AsrError
+from asr.lm.kneser_ney import kneser_ney
+from asr.lm.text import UNK
 from asr.scoring import edit_distance
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz'"  # what a word may be spelled with (CMUdict has "don't")
 MAX_PHONES_PER_LETTER = 2  # x -> K S; more than two phones per letter never helps on CMUdict
 EM_ITERATIONS = 10  # forward-backward passes; the alignment log-likelihood flattens after ~6
 BEAM = 20  # hypotheses kept per letter while decoding; wider beams change < 0.1% PER
-BOS, EOS = "<s>", "</s>"
-FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # D1, D2, D3+ where counts-of-counts fail (lmplz --discount_fallback)
-NO_PROB = -99.0  # log10 probability written for <s>, which the model never predicts (ARPA's convention)
 FORMAT_VERSION = 1
 STORED_FLOAT = np.float16  # log10 values to ~3 significant digits: enough for decoding, half the file
 
@@ -176,151 +176,30 @@ def graphone_name(letter: str, phones: tuple[str, ...]) -> str:
 def train_ngram(sequences: list[list[str]], order: int, min_counts: list[int], unk_share: bool = False) -> dict:
     """Interpolated modified Kneser-Ney n-gram over token sequences, count-pruned.
 
-    The estimate is lmplz's (Heafield et al. 2013): raw counts at the top order and for n-grams
-    starting with <s>, continuation counts below; discounts D1, D2, D3+ per order; unigrams
-    interpolated with the uniform distribution. `unk_share`: count an unseen <unk> in that
-    uniform distribution as lmplz does (only to compare with it: graphones have no <unk>).
+    The estimate is asr.lm's, the LM builder's (lmplz's, Heafield et al. 2013): raw counts at the
+    top order and for n-grams starting with <s>, continuation counts below; discounts D1, D2, D3+
+    per order; unigrams interpolated with the uniform distribution. `unk_share`: add lmplz's
+    zero-count <unk> unigram (only to compare with it: graphones have no <unk>).
     `min_counts[k - 1]` is the fewest occurrences an n-gram of order k needs to be kept (must not
-    decrease with k, so that every kept n-gram's prefix and suffix are kept too). Returns the
-    arrays of the model file: vocab, and per order k `ngrams{k}` (k, N) token ids,
-    `logprob{k}` and `backoff{k}` (log10, float64).
-
-    N-grams are handled as int64 codes (token ids packed `bits` bits each), so that counting,
-    grouping by history and finding lower-order entries are numpy sorts and searches.
+    decrease with k, so that every kept n-gram's prefix and suffix are kept too); a context that
+    lost extensions gets the backoff weight that renormalises it. Returns the arrays of the model
+    file: vocab, and per order k `ngrams{k}` (k, N) token ids, `logprob{k}` and `backoff{k}`
+    (log10, float64).
     """
     if len(min_counts) != order or any(a > b for a, b in zip(min_counts, min_counts[1:])):
         raise ValueError("min_counts needs one non-decreasing entry per order")
-    vocab = [BOS, EOS] + sorted({t for s in sequences for t in s})
-    codec = _Codec(bits=max(1, math.ceil(math.log2(len(vocab)))))
-    if codec.bits * order > 63:  # codes stay below 2 ** 63 (signed int64)
-        raise ValueError(f"{len(vocab)} tokens x order {order} do not fit a 64-bit n-gram code")
-    tok_id = {t: i for i, t in enumerate(vocab)}
-    raw = _count_ngrams([[0] + [tok_id[t] for t in s] + [1] for s in sequences], order, codec)
-    prob = _interpolated_probs(raw, _adjusted_counts(raw, order, codec), len(vocab) - 1 + unk_share, codec)
-
-    model: dict[str, np.ndarray] = {"vocab": np.array(vocab)}
-    keep = {k: raw[k][1] >= min_counts[k - 1] for k in range(1, order + 1)}
-    keep[1][:] = True  # every graphone stays decodable
+    model = kneser_ney(sequences, order, extra_tokens=(UNK,) if unk_share else ())
+    if len(model.vocab) > np.iinfo(np.uint16).max + 1:
+        raise ValueError(f"{len(model.vocab)} tokens do not fit the model file's uint16 token ids")
+    keep = [model.raw[k - 1] >= min_counts[k - 1] for k in range(1, order + 1)]
+    keep[0][:] = True  # every graphone stays decodable
+    backoffs = model.log10_backoffs(keep)
+    arrays: dict[str, np.ndarray] = {"vocab": np.array(model.vocab)}
     for k in range(1, order + 1):
-        codes, p = raw[k][0][keep[k]], prob[k][keep[k]]
-        backoff = np.zeros(len(codes))
-        if k < order:
-            histories, bow = _backoff_weights(raw, prob, keep, k + 1, codec)
-            backoff[_lookup(codes, histories)] = bow
-        model[f"ngrams{k}"] = codec.tokens(codes, k)
-        model[f"logprob{k}"] = np.where(p > 0, np.log10(np.maximum(p, 1e-300)), NO_PROB)
-        model[f"backoff{k}"] = backoff
-    return model
-
-
-@dataclass(frozen=True)
-class _Codec:
-    """Packs an n-gram of token ids into one int64, first token in the highest bits."""
-
-    bits: int
-
-    def history(self, codes: np.ndarray) -> np.ndarray:
-        return codes >> self.bits
-
-    def first(self, codes: np.ndarray, k: int) -> np.ndarray:
-        return codes >> (self.bits * (k - 1))
-
-    def suffix(self, codes: np.ndarray, k: int) -> np.ndarray:
-        """The last k - 1 tokens of order-k codes."""
-        return codes & ((1 << (self.bits * (k - 1))) - 1)
-
-    def tokens(self, codes: np.ndarray, k: int) -> np.ndarray:
-        """(k, N) uint16 token ids, column by column: sorted n-grams so stored compress best."""
-        out = np.zeros((k, len(codes)), dtype=np.uint16)
-        for i in range(k):
-            out[i] = (codes >> (self.bits * (k - 1 - i))) & ((1 << self.bits) - 1)
-        return out
-
-
-def _count_ngrams(seqs: list[list[int]], order: int, codec: _Codec) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Order -> (sorted unique n-gram codes, raw counts) over every window of every sequence."""
-    flat = np.array([t for s in seqs for t in s], dtype=np.int64)
-    lengths = np.array([len(s) for s in seqs])
-    pos = np.concatenate([np.arange(n) for n in lengths])
-    remaining = np.repeat(lengths, lengths) - pos  # tokens from each position to its sequence end
-    raw = {}
-    for k in range(1, order + 1):
-        starts = np.nonzero(remaining >= k)[0]
-        code = np.zeros(len(starts), dtype=np.int64)
-        for i in range(k):
-            code = (code << codec.bits) | flat[starts + i]
-        raw[k] = np.unique(code, return_counts=True)
-    return raw
-
-
-def _adjusted_counts(raw: dict, order: int, codec: _Codec) -> dict[int, np.ndarray]:
-    """Kneser-Ney counts: raw for the top order and for n-grams starting with <s> (nothing can
-    precede them); otherwise the number of distinct tokens seen before them."""
-    adjusted = {}
-    for k in range(1, order + 1):
-        codes, counts = raw[k]
-        if k == order:
-            adjusted[k] = counts.astype(np.float64)
-            continue
-        ext_codes, ext_counts = np.unique(codec.suffix(raw[k + 1][0], k + 1), return_counts=True)
-        where = np.minimum(np.searchsorted(ext_codes, codes), len(ext_codes) - 1)
-        continuation = np.where(ext_codes[where] == codes, ext_counts[where], 0).astype(np.float64)
-        starts_bos = codec.first(codes, k) == 0
-        adjusted[k] = np.where(starts_bos, counts, continuation)
-        assert np.all(adjusted[k][~starts_bos] > 0)  # everything after <s> has a left context
-    adjusted[1][raw[1][0] == 0] = 0.0  # <s> is never predicted: no unigram mass
-    return adjusted
-
-
-def _interpolated_probs(raw: dict, adjusted: dict, uniform_size: int, codec: _Codec) -> dict[int, np.ndarray]:
-    """p(w | h) = (c(h w) - D(c)) / c(h .) + gamma(h) p(w | h'), order by order, for every n-gram;
-    gamma(h) = (D1 N1(h .) + D2 N2(h .) + D3+ N3+(h .)) / c(h .), the mass the discounts freed."""
-    prob = {}
-    for k in sorted(raw):
-        codes, c = raw[k][0], adjusted[k]
-        d1, d2, d3 = _kn_discounts(c)
-        discount = np.where(c >= 3, d3, np.where(c >= 2, d2, np.where(c >= 1, d1, 0.0)))
-        _, hist_idx = np.unique(codec.history(codes) if k > 1 else np.zeros_like(codes), return_inverse=True)
-        total = np.bincount(hist_idx, weights=c)
-        gamma = np.bincount(hist_idx, weights=discount) / total
-        if k == 1:
-            lower = np.full(len(codes), 1.0 / uniform_size)
-        else:
-            lower = prob[k - 1][_lookup(raw[k - 1][0], codec.suffix(codes, k))]
-        p = (c - discount) / total[hist_idx] + gamma[hist_idx] * lower
-        if k == 1:
-            p[codes == 0] = 0.0  # <s>
-        prob[k] = p
-    return prob
-
-
-def _backoff_weights(raw: dict, prob: dict, keep: dict, k: int, codec: _Codec) -> tuple[np.ndarray, np.ndarray]:
-    """log10 backoff of each history of the kept order-k n-grams, so that its distribution sums
-    to one again after pruning: (1 - sum kept p(w | h)) / (1 - sum kept p(w | h'))."""
-    codes, p = raw[k][0][keep[k]], prob[k][keep[k]]
-    lower = prob[k - 1][_lookup(raw[k - 1][0], codec.suffix(codes, k))]
-    histories, hist_idx = np.unique(codec.history(codes), return_inverse=True)
-    left_high = np.clip(1.0 - np.bincount(hist_idx, weights=p), 1e-12, None)
-    left_low = np.clip(1.0 - np.bincount(hist_idx, weights=lower), 1e-12, None)
-    return histories, np.log10(left_high / left_low)
-
-
-def _kn_discounts(counts: np.ndarray) -> tuple[float, float, float]:
-    """Modified Kneser-Ney discounts D1, D2, D3+ from counts-of-counts (Chen & Goodman 1998)."""
-    n = [np.count_nonzero(counts == i) for i in (1, 2, 3, 4)]
-    if min(n) > 0:
-        y = n[0] / (n[0] + 2 * n[1])
-        d = (1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2])
-        if all(0 <= dk <= k for k, dk in enumerate(d, 1)):
-            return d
-    return FALLBACK_DISCOUNTS
-
-
-def _lookup(sorted_codes: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    where = np.searchsorted(sorted_codes, codes)
-    if len(codes) and (where.max() >= len(sorted_codes) or np.any(sorted_codes[where] != codes)):
-        raise AssertionError("n-gram missing its lower-order entry")
-    return where
+        arrays[f"ngrams{k}"] = model.tokens(k)[:, keep[k - 1]].astype(np.uint16)
+        arrays[f"logprob{k}"] = model.log10_probs(k)[keep[k - 1]]  # <s>: LOG10_ZERO, never predicted
+        arrays[f"backoff{k}"] = backoffs[k - 1][keep[k - 1]]
+    return arrays
 
 
 # ---------------------------------------------------------------- the model

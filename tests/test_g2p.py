@@ -1,5 +1,5 @@
 """G2P: the shipped model's phone error rate on 500 held-out CMUdict words, the edit distance
-against jiwer, the graphone n-gram against lmplz (or asr.lm's estimator), and model files."""
+against jiwer, the graphone n-gram against lmplz (or asr.lm's estimator, which it uses), and model files."""
 import importlib.util
 import random
 from importlib.metadata import version
@@ -158,12 +158,35 @@ def test_kneser_ney_matches_reference(graphone_sequences, tmp_path):
         grams = estimate(graphone_sequences, 4, progress=False).ngrams
         print("\nreference: asr.lm.kneser_ney (lmplz not built)")
     ref = {g: v for order in grams for g, v in order.items()}
-    assert set(ref) - set(mine) == {("<unk>",)}  # lmplz's zero-count <unk>: no graphone is unknown
-    assert set(mine) <= set(ref)
+    assert set(mine) == set(ref)  # unk_share: lmplz's zero-count <unk> too (no graphone is unknown)
     worst_p = max(abs(mine[g][0] - ref[g][0]) for g in mine if g != ("<s>",))
     worst_b = max(abs(mine[g][1] - ref[g][1]) for g in mine)
     print(f"{len(mine)} n-grams; max |log10 p| difference {worst_p:.2e}, backoff {worst_b:.2e}")
     assert worst_p < 1e-4 and worst_b < 1e-4
+
+
+def test_graphone_ngram_is_the_lm_builders_estimate(tmp_path):
+    """One estimator: unpruned, the G2P's n-gram is the LM builder's builtin ARPA model for the
+    same token sequences (test_lm's hand-computed bigram case, and its 3-gram)."""
+    from asr.lm import build_lm, read_arpa
+
+    sentences = [["A", "B"], ["A", "C"], ["B", "A", "C"]]
+    text = tmp_path / "tiny.txt"
+    text.write_text("".join(" ".join(s) + "\n" for s in sentences))
+    for order in (2, 3):
+        mine = as_ngrams(train_ngram(sentences, order, [1] * order, unk_share=True))
+        arpa = read_arpa(build_lm([text], order, tmp_path / f"tiny{order}.arpa", tool="builtin"))
+        ref = {g: v for grams in arpa for g, v in grams.items()}
+        assert set(mine) == set(ref)
+        for gram, (prob, backoff) in mine.items():
+            if gram != ("<s>",):  # never predicted: the G2P writes log10 0, ARPA files log10 1
+                assert prob == pytest.approx(ref[gram][0], abs=1e-6), gram
+            assert backoff == pytest.approx(ref[gram][1], abs=1e-6), gram
+    # By hand (tests/test_lm.py, test_bigram_hand_computed): fallback discounts .5, 1, 1.5;
+    # p(C) = (1 - .5) / 7 + .5 / 5;  p(C | A) = 1 / 3 + .5 p(C);  gamma(A) = .5
+    bigram = as_ngrams(train_ngram(sentences, 2, [1, 1], unk_share=True))
+    assert 10 ** bigram[("A", "C")][0] == pytest.approx(1 / 3 + 0.5 * (0.5 / 7 + 0.5 / 5))
+    assert 10 ** bigram[("A",)][1] == pytest.approx(0.5)
 
 
 def test_pruned_model_keeps_prefixes(graphone_sequences):
@@ -173,6 +196,13 @@ def test_pruned_model_keeps_prefixes(graphone_sequences):
         if len(gram) > 1:
             assert gram[:-1] in grams and gram[1:] in grams
     assert len(grams) < len(as_ngrams(train_ngram(graphone_sequences, 4, [1, 1, 1, 1])))
+    # The backoffs of contexts that lost extensions renormalise them (float64 here: tight).
+    model = G2P.from_arrays(arrays)
+    rng = random.Random(5)
+    for context in [(0,)] + rng.sample([g for g in model.table if 1 <= len(g) < model.order], 30):
+        state = model._state(context)
+        total = sum(10 ** model._logprob(state, tok) for tok in range(1, len(model.vocab)))
+        assert total == pytest.approx(1.0, abs=1e-6), context
     with pytest.raises(ValueError):
         train_ngram(graphone_sequences, 3, [2, 1, 1])  # decreasing cut-offs would orphan n-grams
 

@@ -132,7 +132,7 @@ def test_lmplz_count_of_counts_quirk(tmp_path):
     # lmplz files the last unigram of its sort (C: highest id, the newest word) under its raw
     # count 2 instead -> n1 = 0 -> fallback discounts. We follow lmplz.
     sentences = read_sentences([_write(tmp_path / "toy.txt", "A X B\nA C\nB A C\nX X\n")])
-    unigram_counts = kn_counts(sentences, 2)[0]
+    unigram_counts = kn_counts(sentences, 2).adjusted[0]
     assert modified_kn_discounts(count_of_counts(unigram_counts)) == ((pytest.approx(0.2), pytest.approx(1.4),
                                                                      pytest.approx(3.0)), False)
     assert 1 in estimate(sentences, 2, progress=False).fallback_orders

@@ -23,7 +23,7 @@ def build_lm(text_files: Iterable[str | os.PathLike], order: int, out_arpa: str 
              data_dirs: Iterable[str | os.PathLike] = ()) -> Path:
     """Estimate an interpolated modified Kneser-Ney n-gram LM and write it as ARPA.
 
-    tool: "lmplz" (KenLM's, must be installed), "builtin" (ours, pure Python), or "auto" (lmplz
+    tool: "lmplz" (KenLM's, must be installed), "builtin" (ours, asr.lm.kneser_ney), or "auto" (lmplz
     when found, else ours). Both give the same model (tests/test_lm.py checks it).
     vocab: a lexicon or word list file (first field per line) or the words themselves; words of
     the text outside it are mapped to <unk> before counting. An error if none is shared.
