@@ -28,7 +28,7 @@ from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.modeldir import MODEL_FILE, read_model_info, resolve, write_model_info
 from asr.pipelines.config import pipeline_config
-from asr.pipelines.recognizer import SEARCH_KEYS, Recognizer, tune_into
+from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.training import set_threads, start_exp_dir
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,12 @@ DEFAULTS: dict = {
     "sat_iters": 12,  # Viterbi iterations of speaker-adaptive training
     "sat_transform_every": 4,  # the speakers' transforms are re-estimated every this many iterations
     "beam_size": 200,  # search: hypotheses kept per frame
+    "beam_size_token": None,  # search: pdfs tried per frame (None: all; the right one is often not among the best few dozen)
     "beam_threshold": 300.0,  # search: natural-log distance from the best hypothesis (GMM scores spread wide)
+    # SAT's first pass only feeds fMLLR estimation: a narrower beam there decoded AN4 dev as well
+    # with 36% less CPU (the AN4 SAT model: 6.04% vs 6.43% WER, 11.9 vs 18.7 s for both passes).
+    "first_pass_beam_size": 50,
+    "first_pass_beam_threshold": 100.0,
     "lm_weight": 10.0,  # used when there is no dev set to tune on (about Kaldi's 1 / acoustic scale 0.1)
     "word_score": 0.0,  # word insertion score (natural log), idem
     # Silence is one pdf standing in for a multi-state silence model, and the search applies no
@@ -128,7 +133,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         files["si_gmm"] = si_model.save(exp_dir, SI_GMM_FILE)["gmm"]
     lexicon.write(exp_dir / LEXICON_FILE)
     files["lexicon"] = LEXICON_FILE
-    decoding = {k: cfg[k] for k in SEARCH_KEYS if k in cfg}
+    decoding = {k: cfg[k] for k in DECODING_KEYS if k in cfg}
     if lm_path is not None:
         decoding["lm"] = "lm" + "".join(lm_path.suffixes[-1:])
         shutil.copyfile(lm_path, exp_dir / decoding["lm"])

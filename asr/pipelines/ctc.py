@@ -19,7 +19,7 @@ from asr.modeldir import read_model_info, resolve
 from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, copy_into, model_info, read_train_dev,
                              train_acoustic_model, write_model_info)
 from asr.pipelines.config import pipeline_config
-from asr.pipelines.recognizer import SEARCH_KEYS, Recognizer, tune_into
+from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.training import start_exp_dir
 from asr.search import GreedySearch, LexiconFreeSearch, LexiconSearch, SearchOptions
 from asr.units import CharUnits, PieceUnits, Units, load_units
@@ -64,7 +64,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
                                           len(units), exp_dir, nj)
 
     info = {"pipeline": "ctc", **model_info(config, model, summary), "units": units.save(exp_dir),
-            "decoding": {k: config[k] for k in ("decoder", *SEARCH_KEYS) if k in config}}
+            "decoding": {k: config[k] for k in ("decoder", *DECODING_KEYS) if k in config}}
     if config["decoder"] == "lexicon":
         info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     if config["lm"]:

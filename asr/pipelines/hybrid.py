@@ -17,7 +17,7 @@ from asr.modeldir import MODEL_FILE, read_model_info, resolve
 from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, copy_into, model_info, read_train_dev,
                              train_acoustic_model, write_model_info)
 from asr.pipelines.config import pipeline_config
-from asr.pipelines.recognizer import SEARCH_KEYS, Recognizer, tune_into
+from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.training import start_exp_dir
 from asr.search import LexiconSearch, SearchOptions
 from asr.units import PhoneUnits, load_units
@@ -58,7 +58,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
                                           len(units), exp_dir, nj, alternatives)
 
     info = {"pipeline": "hybrid", **model_info(config, model, summary), "units": units.save(exp_dir),
-            "decoding": {k: config[k] for k in SEARCH_KEYS if k in config}}
+            "decoding": {k: config[k] for k in DECODING_KEYS if k in config}}
     info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
     tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)

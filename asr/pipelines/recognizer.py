@@ -27,11 +27,12 @@ from asr.datadir import DataDir
 from asr.errors import AsrError
 from asr.pipelines.tuning import STAGES, grids_from_config, tune
 from asr.search import Hypothesis, SearchOptions
-from asr.search.options import check_search_options
+from asr.search.options import FIRST_PASS_KEYS, check_search_options, first_pass_options
 
 # The search options a model dir and `configure` may set: every SearchOptions field but nbest,
-# which each call chooses.
+# which each call chooses, and the first pass's own beams (SAT decoding).
 SEARCH_KEYS = tuple(f.name for f in fields(SearchOptions) if f.name != "nbest")
+DECODING_KEYS = SEARCH_KEYS + FIRST_PASS_KEYS
 
 FirstPass = Callable[[np.ndarray], str]  # a score matrix -> its best transcript
 
@@ -65,7 +66,7 @@ class Recognizer:
     def configure(self, **options) -> None:
         """Change decoding options for later calls; an unknown option or a value out of range is
         an AsrError now, not a silently ignored typo."""
-        known = set(SEARCH_KEYS) | set(self.choices)
+        known = set(DECODING_KEYS) | set(self.choices)
         unknown = sorted(set(options) - known)
         if unknown:
             raise AsrError(f"decoding: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -91,7 +92,10 @@ class Recognizer:
         return self.search(nbest).search(scores, self.scorer.frame_seconds)
 
     def first_pass(self, scores: np.ndarray) -> str:
-        return self.decode(scores)[0].text
+        """The best transcript, searched with the first-pass beams (for speaker adaptation)."""
+        search = self.search()
+        search.set_options(first_pass_options(search.options, self.options))
+        return search.search(scores, self.scorer.frame_seconds)[0].text
 
     def recognize(self, samples: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
         return self.decode(self.scorer.scores(samples, self.first_pass), nbest)

@@ -1,6 +1,7 @@
 """Search settings shared by the lexicon and the lexicon-free beam searches."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 
@@ -68,6 +69,27 @@ SEARCH_RULES = {
     "nbest": Rule("int", "search: distinct word sequences returned", low=1),
     "last_token_loop": Rule("bool", "search: a word's last token may last several frames"),
 }
+
+
+# A speaker-adaptive decode (classic SAT) searches twice; its first pass only needs a transcript
+# good enough to estimate the speakers' transforms, so it may search narrower:
+# `first_pass_<option>` overrides <option> there (null: as the second pass).
+FIRST_PASS_PREFIX = "first_pass_"
+FIRST_PASS_OPTIONS = ("beam_size", "beam_size_token", "beam_threshold")
+FIRST_PASS_KEYS = tuple(FIRST_PASS_PREFIX + name for name in FIRST_PASS_OPTIONS)
+SEARCH_RULES.update({
+    FIRST_PASS_PREFIX + name: dataclasses.replace(
+        SEARCH_RULES[name], nullable=True,
+        meaning=SEARCH_RULES[name].meaning.replace("search:", "first pass of speaker-adapted decoding:") +
+        " (null: as the second pass)")
+    for name in FIRST_PASS_OPTIONS})
+
+
+def first_pass_options(options: SearchOptions, overrides: dict) -> SearchOptions:
+    """`options` with the `first_pass_*` entries of `overrides` that are set."""
+    changed = {name: overrides[FIRST_PASS_PREFIX + name] for name in FIRST_PASS_OPTIONS
+               if overrides.get(FIRST_PASS_PREFIX + name) is not None}
+    return dataclasses.replace(options, **changed) if changed else options
 
 
 def check_search_options(options: dict, where: str) -> None:

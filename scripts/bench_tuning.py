@@ -1,0 +1,76 @@
+"""Dev-set tuning time: one search re-optioned at every grid point (what training does) against a
+new search per point (what it did before: KenLM reloaded and the lexicon tree rebuilt each time).
+
+Reruns, on a trained model dir, the grid search its model.yaml records (the grid is read back from
+the recorded table), both ways in one process, and checks that both choose the same values with
+the same table. The acoustic scores (and a SAT model's first pass) are computed once and shared,
+so the ratio is the search's alone.
+
+    OMP_NUM_THREADS=1 python scripts/bench_tuning.py --model exp/classic exp/hybrid --dev data/an4/dev
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from asr.datadir import check_datadir
+from asr.errors import AsrError
+from asr.pipelines import load, read_model_info
+from asr.pipelines.tuning import STAGES, tune
+from asr.search import SearchOptions
+
+
+def recorded_grids(info: dict) -> dict[str, list[float]]:
+    """The grid of each tuned option, from the table model.yaml records (values in order of appearance)."""
+    tuning = info.get("tuning")
+    table = tuning.get("table") if isinstance(tuning, dict) else (info.get("decoding") or {}).get("tuning")
+    if not table:
+        raise AsrError("model.yaml records no tuning table (trained without a dev set?)")
+    names = [n for stage in STAGES for n in stage]
+    return {n: list(dict.fromkeys(row[n] for row in table if n in row)) for n in names
+            if any(n in row for row in table)}
+
+
+def run(model: Path, dev, fresh: bool) -> tuple[float, dict, list]:
+    recognizer = load(model, device="cpu", threads=1)
+    grids = recorded_grids(read_model_info(model))
+    defaults = SearchOptions().to_dict()
+    current = {n: recognizer.options.get(n, defaults[n]) for stage in STAGES for n in stage}
+    recognizer.configure(**current)
+    scores = recognizer.scorer.datadir_scores(dev, recognizer.first_pass)
+
+    def decode(options: dict) -> dict[str, str]:
+        recognizer.configure(**options)
+        if fresh:
+            recognizer._search = None  # the old way: a new search (LM, lexicon tree) per point
+        return {u: recognizer.decode(s)[0].text for u, s in scores.items()}
+
+    start = time.process_time()
+    chosen, table, _ = tune(decode, dev.text, grids, current)
+    return time.process_time() - start, chosen, table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, nargs="+", required=True, metavar="EXP_DIR")
+    parser.add_argument("--dev", type=Path, required=True, metavar="DIR", help="the dev data dir tuned on")
+    args = parser.parse_args(argv)
+    try:
+        dev = check_datadir(args.dev, require_text=True)
+        print(f"{'model':<24} {'points':>6} {'new search/point s':>19} {'one search s':>13} {'ratio':>6}  same choice")
+        for model in args.model:
+            fresh_s, fresh_chosen, fresh_table = run(model, dev, fresh=True)
+            shared_s, chosen, table = run(model, dev, fresh=False)
+            same = chosen == fresh_chosen and table == fresh_table
+            print(f"{model.name:<24} {len(table):>6} {fresh_s:>19.1f} {shared_s:>13.1f} {fresh_s / shared_s:>6.2f}  "
+                  f"{'yes' if same else 'NO'} {chosen}")
+    except AsrError as e:
+        print(f"bench_tuning: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
