@@ -378,7 +378,7 @@ def add_lm_commands(sub) -> None:
     p = lm_sub.add_parser("build", help="estimate an ARPA n-gram LM (and a KenLM binary beside it)")
     p.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
     p.add_argument("--tool", choices=("auto", "lmplz", "builtin"), default="auto",
-                   help="lmplz (KenLM, `make lmplz`), builtin (pure Python), auto: lmplz when installed")
+                   help="lmplz (KenLM, `make lmplz`), builtin (our numpy estimator), auto: lmplz when installed")
     p.add_argument("--vocab", metavar="LEXICON_OR_WORDLIST",
                    help="restrict to these words (first field per line); others become <unk>")
     p.add_argument("--data", action="append", default=[], metavar="DIR",

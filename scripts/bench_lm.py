@@ -55,7 +55,7 @@ def main() -> int:
         ours_arpa, lmplz_arpa = Path(tmp) / "ours.arpa", Path(tmp) / "lmplz.arpa"
         ours = best_time(args.repeats, lambda: write_arpa(ours_arpa, estimate(sentences, args.order, progress=False).ngrams))
         counts = [len(g) for g in read_arpa(ours_arpa)]
-        print(f"ours (builtin, pure Python): {ours:7.2f} s   n-grams per order {counts}")
+        print(f"ours (builtin, numpy):       {ours:7.2f} s   n-grams per order {counts}")
         if find_tool("lmplz") is None:
             print("lmplz: not built (make lmplz); no ratio")
             return 0
