@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -101,6 +102,19 @@ def write_model_info(model_dir: str | os.PathLike, info: dict) -> None:
         checksums[relpath] = sha256(path)
     with atomic_write(model_dir / MODEL_FILE) as f:
         yaml.safe_dump({**info, CHECKSUMS_KEY: checksums}, f, sort_keys=False)
+
+
+def copy_into(model_dir: str | os.PathLike, src: str | os.PathLike, name: str, what: str) -> str:
+    """Copy a file (LM, lexicon) into the model dir as `name` plus the source's last suffix
+    (atomically); returns the name relative to the dir, as model.yaml records it."""
+    src = Path(src)
+    if not src.is_file():
+        raise AsrError(f"{src}: no such {what} file")
+    target = Path(model_dir) / f"{name}{''.join(src.suffixes[-1:])}"
+    with atomic_write(target, "wb") as f:
+        with open(src, "rb") as source:
+            shutil.copyfileobj(source, f)
+    return target.name
 
 
 def verify_checksums(model_dir: str | os.PathLike) -> int:

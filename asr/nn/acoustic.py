@@ -21,8 +21,7 @@ from asr.datadir import DataDir, check_datadir, utterance_seconds
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.features import FeatureConfig, featurize
-from asr.modeldir import MODEL_FILE, resolve
-from asr.modeldir import write_model_info as write_model_yaml
+from asr.modeldir import MODEL_FILE, resolve, write_model_info
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.checkpoint import load_into, save_weights
 from asr.nn.data import load_examples
@@ -161,21 +160,10 @@ def model_info(config: dict, model: CtcModel, summary: dict) -> dict:
     }
 
 
-def copy_into(exp_dir: Path, src: str | Path, name: str, what: str) -> str:
-    """Copy a file (LM, lexicon) into the model dir; returns its name relative to the dir."""
-    src = Path(src)
-    if not src.is_file():
-        raise AsrError(f"{src}: no such {what} file")
-    target = Path(exp_dir) / f"{name}{''.join(src.suffixes[-1:])}"
-    with atomic_write(target, "wb") as f:
-        f.write(src.read_bytes())
-    return target.name
-
-
-def write_model_info(exp_dir: Path, info: dict, config: dict) -> None:
-    """model.yaml, written last by train(): its presence means training finished. Then the
-    checkpoints (needed only to resume) are removed unless `keep_checkpoints`."""
-    write_model_yaml(exp_dir, info)
+def finish_model_dir(exp_dir: Path, info: dict, config: dict) -> None:
+    """Write model.yaml (last: its presence means training finished), then remove the checkpoints
+    (needed only to resume) unless `keep_checkpoints`."""
+    write_model_info(exp_dir, info)
     if not config["keep_checkpoints"]:
         shutil.rmtree(Path(exp_dir) / CHECKPOINT_DIR, ignore_errors=True)
 

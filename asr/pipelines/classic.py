@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
 from asr.errors import AsrError
 from asr.fileio import atomic_write
-from asr.modeldir import MODEL_FILE, read_model_info, resolve, write_model_info
+from asr.modeldir import MODEL_FILE, copy_into, read_model_info, resolve, write_model_info
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.training import set_threads, start_exp_dir
@@ -135,8 +134,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     files["lexicon"] = LEXICON_FILE
     decoding = {k: cfg[k] for k in DECODING_KEYS if k in cfg}
     if lm_path is not None:
-        decoding["lm"] = "lm" + "".join(lm_path.suffixes[-1:])
-        shutil.copyfile(lm_path, exp_dir / decoding["lm"])
+        decoding["lm"] = copy_into(exp_dir, lm_path, "lm", "language model")
 
     frames = sum(len(feats[u]) for u in train_set.utts)
     info = {

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from asr.errors import AsrError
 from asr.lexicon import Lexicon
-from asr.modeldir import MODEL_FILE, read_model_info, resolve
-from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, copy_into, model_info, read_train_dev,
-                             train_acoustic_model, write_model_info)
+from asr.modeldir import MODEL_FILE, copy_into, read_model_info, resolve
+from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info, read_train_dev,
+                             train_acoustic_model)
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.training import start_exp_dir
@@ -62,7 +62,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
     tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)
-    write_model_info(exp_dir, info, config)
+    finish_model_dir(exp_dir, info, config)
 
 
 def pronunciations(text: str, lexicon: Lexicon, units: PhoneUnits, lexicon_path) -> list[list[int]]:
