@@ -1,4 +1,4 @@
-"""A model directory on disk: model.yaml, the files it names, and their checksums.
+"""A model directory on disk: model.yaml (`ModelInfo`), the files it names, and their checksums.
 
 Every path in model.yaml is relative to the model dir and must stay inside it: `resolve` is the
 one way a loader turns such a path into a file, and refuses absolute paths, `..` and symlinks
@@ -11,9 +11,11 @@ Bottom-level: imports only asr.errors and asr.fileio, so stages, pipelines and r
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -22,14 +24,86 @@ from asr.errors import AsrError
 from asr.fileio import atomic_write
 
 MODEL_FILE = "model.yaml"
+FORMAT = 2  # model.yaml layout; 1 (no `format` entry): before the one ModelInfo shape (read, upgraded)
 PIPELINES = ("classic", "ctc", "hybrid")
 CHECKSUMS_KEY = "checksums"  # model.yaml: {relative path: sha256 hex digest}
 MAX_SHOWN = 80  # characters of a model.yaml path quoted in an error
 
 
-def read_model_info(model_dir: str | os.PathLike) -> dict:
-    """model.yaml of a model dir, checked enough to name the pipeline, with every path it names
-    confined to the dir."""
+@dataclass
+class ModelInfo:
+    """model.yaml: the one shape every pipeline writes and reads.
+
+    Files are named relative to the model dir: the acoustic model's in `files` (classic: tree, gmm,
+    si_gmm, lda, lexicon; neural: weights), the units' in `units` (tokens, model), the search's in
+    `decoding` (lm, and the lexicon when only the search uses it).
+    """
+    pipeline: str
+    sample_rate: int | None = None
+    features: dict = field(default_factory=dict)  # asr.features.FeatureConfig fields
+    units: dict = field(default_factory=dict)  # kind, size and the unit files
+    files: dict = field(default_factory=dict)  # the acoustic model's files by role
+    decoding: dict = field(default_factory=dict)  # search options, the pipeline's choices, lm/lexicon
+    model: dict | None = None  # the network's architecture (neural pipelines)
+    frame_seconds: float | None = None  # seconds per network output frame (neural pipelines)
+    train: dict = field(default_factory=dict)  # data, sizes, times, history
+    params: int | None = None
+    config: dict = field(default_factory=dict)  # the training config
+    tuning: dict | None = None  # the dev-set grid search: dev, dev_wer, table
+    checksums: dict = field(default_factory=dict)  # {relative path: sha256}, written by write_model_info
+    format: int = FORMAT
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str | os.PathLike = MODEL_FILE) -> "ModelInfo":
+        """A model.yaml mapping (older layouts upgraded), every entry's type checked."""
+        if not isinstance(d, dict) or d.get("pipeline") not in PIPELINES:
+            raise AsrError(f"{where}: no valid 'pipeline' key (one of {', '.join(PIPELINES)})")
+        d = _upgraded(d)
+        if not isinstance(d.get("format"), int) or d["format"] > FORMAT:
+            raise AsrError(f"{where}: format {d.get('format')!r} is not one this asr reads (up to {FORMAT})")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise AsrError(f"{where}: unknown entr{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(str, unknown))}")
+        for name, value in d.items():
+            kind = _ENTRY_KINDS.get(name)
+            if kind is not None and value is not None and not isinstance(value, kind):
+                raise AsrError(f"{where}: '{name}' must be {_KIND_WORDS[kind]}, got {type(value).__name__}")
+        return cls(**{k: v for k, v in d.items() if v is not None or known[k].default is None})
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+_ENTRY_KINDS = {"sample_rate": int, "features": dict, "units": dict, "files": dict, "decoding": dict,
+                "model": dict, "frame_seconds": (int, float), "train": dict, "params": int, "config": dict,
+                "tuning": dict, "checksums": dict}
+_KIND_WORDS = {int: "an integer", dict: "a mapping", (int, float): "a number"}
+
+
+def _upgraded(d: dict) -> dict:
+    """A format-1 model.yaml (before 2026-12) in today's layout: neural weights at the top level ->
+    files.weights, classic's LM in files -> decoding.lm, the neural tuning table in decoding ->
+    tuning.table."""
+    if "format" in d:
+        return d
+    d = {**d, "format": FORMAT}
+    files, decoding = d.get("files") or {}, d.get("decoding") or {}
+    if not (isinstance(files, dict) and isinstance(decoding, dict)):
+        return d  # the type check names the entry
+    files, decoding = dict(files), dict(decoding)
+    if "weights" in d:
+        files["weights"] = d.pop("weights")
+    if "lm" in files:
+        decoding.setdefault("lm", files.pop("lm"))
+    if isinstance(decoding.get("tuning"), list):
+        d["tuning"] = {"dev": None, "dev_wer": None, "table": decoding.pop("tuning")}
+    d["files"], d["decoding"] = files, decoding
+    return d
+
+
+def read_model_info(model_dir: str | os.PathLike) -> ModelInfo:
+    """model.yaml of a model dir, checked, with every path it names confined to the dir."""
     model_dir = Path(model_dir)
     path = model_dir / MODEL_FILE
     if not model_dir.is_dir():
@@ -37,11 +111,9 @@ def read_model_info(model_dir: str | os.PathLike) -> dict:
     if not path.is_file():
         raise AsrError(f"{model_dir}: not a model directory (no {MODEL_FILE}; was training finished?)")
     try:
-        info = yaml.safe_load(path.read_text(encoding="utf-8"))
+        info = ModelInfo.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")), path)
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as e:
         raise AsrError(f"{path}: unreadable ({type(e).__name__})") from None
-    if not isinstance(info, dict) or info.get("pipeline") not in PIPELINES:
-        raise AsrError(f"{path}: no valid 'pipeline' key (one of {', '.join(PIPELINES)})")
     for relpath in model_files(info):
         resolve(model_dir, relpath)
     return info
@@ -65,21 +137,12 @@ def resolve(model_dir: str | os.PathLike, relpath, what: str = "file") -> Path:
     return model_dir / relpath
 
 
-def model_files(info: dict) -> list[str]:
+def model_files(info: ModelInfo) -> list[str]:
     """The paths model.yaml names (weights, GMMs, tree, transform, units, lexicon, LM), as written."""
-    found: list = []
-    if "weights" in info:
-        found.append(info["weights"])
-    files = info.get("files")
-    if isinstance(files, dict):
-        found.extend(files.values())
-    units = info.get("units")
-    if isinstance(units, dict):
-        found.extend(units[key] for key in ("tokens", "model") if key in units)
-    decoding = info.get("decoding")
-    if isinstance(decoding, dict):
-        found.extend(decoding[key] for key in ("lexicon", "lm") if decoding.get(key) is not None)
-    return list(dict.fromkeys(found))  # each once, in order (classic's si_gmm/gmm share the tree)
+    found: list = list(info.files.values())
+    found.extend(info.units[key] for key in ("tokens", "model") if key in info.units)
+    found.extend(info.decoding[key] for key in ("lexicon", "lm") if info.decoding.get(key) is not None)
+    return list(dict.fromkeys(found))  # each once, in order
 
 
 def sha256(path: str | os.PathLike) -> str:
@@ -90,7 +153,7 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def write_model_info(model_dir: str | os.PathLike, info: dict) -> None:
+def write_model_info(model_dir: str | os.PathLike, info: ModelInfo) -> None:
     """Write model.yaml (atomically, last: its presence means training finished) with the sha256
     of every file it names, so that `asr info --check` can tell a damaged or replaced file."""
     model_dir = Path(model_dir)
@@ -100,8 +163,9 @@ def write_model_info(model_dir: str | os.PathLike, info: dict) -> None:
         if not path.is_file():
             raise AsrError(f"{path}: named in {MODEL_FILE} but not written")
         checksums[relpath] = sha256(path)
+    info.checksums = checksums
     with atomic_write(model_dir / MODEL_FILE) as f:
-        yaml.safe_dump({**info, CHECKSUMS_KEY: checksums}, f, sort_keys=False)
+        yaml.safe_dump(info.to_dict(), f, sort_keys=False)
 
 
 def copy_into(model_dir: str | os.PathLike, src: str | os.PathLike, name: str, what: str) -> str:
@@ -122,10 +186,10 @@ def verify_checksums(model_dir: str | os.PathLike) -> int:
     were checked (0: the model predates checksums). A missing or changed file is an AsrError."""
     model_dir = Path(model_dir)
     info = read_model_info(model_dir)
-    recorded = info.get(CHECKSUMS_KEY)
-    if recorded is None:
+    recorded = info.checksums
+    if not recorded:
         return 0
-    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+    if not all(isinstance(v, str) for v in recorded.values()):
         raise AsrError(f"{model_dir / MODEL_FILE}: '{CHECKSUMS_KEY}' must map file names to sha256 digests")
     unrecorded = [p for p in model_files(info) if p not in recorded]
     if unrecorded:

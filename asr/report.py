@@ -28,16 +28,14 @@ import base64
 import html
 import itertools
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from asr.errors import AsrError
 from asr.fileio import atomic_write
-from asr.modeldir import MODEL_FILE  # in the model dir, the decode dir's parent
+from asr.modeldir import MODEL_FILE, read_model_info  # model dir: the decode dir's parent
 from asr.scoring import paired_bootstrap_counts
 
 SUMMARY_KEYS = ("system", "pipeline", "units", "wer", "ci95", "ins", "del", "sub", "rtf",
@@ -71,14 +69,9 @@ def _read_json(path: Path):
         raise AsrError(f"{path}: not valid JSON ({e.__class__.__name__})") from None
 
 
-def _read_optional_yaml(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        info = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise AsrError(f"{path}: unreadable ({type(e).__name__})") from None
-    return info if isinstance(info, dict) else {}
+def _read_model(model_dir: Path) -> dict:
+    """model.yaml of a decode dir's model dir as a mapping in today's layout ({} when there is none)."""
+    return read_model_info(model_dir).to_dict() if (model_dir / MODEL_FILE).is_file() else {}
 
 
 def system_name(decode_dir: Path) -> str:
@@ -108,22 +101,18 @@ def load_systems(decode_dirs) -> list[System]:
             name=name, decode_dir=d,
             scores=_read_json(d / "scores.json"),
             per_utt=_read_json(d / "per_utt.json"),
-            model=_read_optional_yaml(d.parent / MODEL_FILE),
+            model=_read_model(d.parent),
             decode=_read_json(decode_info) if decode_info.is_file() else {},
         ))
     return systems
 
 
-def _units_label(units) -> str | None:
-    """model.yaml `units` as a short label: a string as is, a mapping by its kind and size."""
-    if units is None or isinstance(units, str):
-        return units
-    if isinstance(units, dict):
-        kind = units.get("kind") or units.get("type") or units.get("name")
-        size = units.get("vocab_size") or units.get("size")
-        label = " ".join(str(x) for x in (kind, size) if x is not None)
-        return label or None
-    return str(units)
+def _units_label(units: dict | None) -> str | None:
+    """model.yaml `units` as a short label: its kind and size."""
+    units = units or {}
+    label = " ".join(str(x) for x in (units.get("kind"), units.get("vocab_size") or units.get("size"))
+                     if x is not None)
+    return label or None
 
 
 def summary_row(system: System) -> dict:
@@ -265,7 +254,7 @@ def curve_points(decode_dirs) -> list[dict]:
     points = []
     for d in map(Path, decode_dirs):
         model_path = d.parent / MODEL_FILE
-        model = _read_optional_yaml(model_path)
+        model = _read_model(d.parent)
         train = model.get("train") if isinstance(model.get("train"), dict) else {}
         if model.get("pipeline") is None or train.get("hours") is None:
             raise AsrError(f"{model_path}: needs 'pipeline' and 'train: hours' for a learning-curve point")

@@ -235,18 +235,19 @@ def describe_model(model_dir: str | Path) -> str:
     """What `asr info` prints: pipeline, units, training data, sizes, recorded scores."""
     model_dir = Path(model_dir)
     info = read_model_info(model_dir)
-    train = info.get("train", {})
+    train = info.train
     lines = [f"model dir:   {model_dir}",
-             f"pipeline:    {info['pipeline']}",
-             f"units:       {_short(info.get('units', '?'))}",
-             f"sample rate: {info.get('sample_rate', '?')} Hz",
+             f"pipeline:    {info.pipeline}",
+             f"units:       {_short(info.units or '?')}",
+             f"sample rate: {info.sample_rate or '?'} Hz",
              f"training:    {train.get('utts', '?')} utterances, {float(train.get('hours', 0)):.2f} h"
              f" from {train.get('data', train.get('dir', '?'))}, {_seconds(train.get('wall_seconds'))} to train",
-             f"parameters:  {info.get('params', '?')}"]
-    for key, value in (info.get("decoding") or {}).items():
+             f"parameters:  {info.params or '?'}"]
+    for key, value in info.decoding.items():
         lines.append(f"decoding:    {key} = {value}")
-    for key, value in (info.get("scores") or {}).items():
-        lines.append(f"score:       {key} = {value}")
+    if info.tuning and info.tuning.get("dev_wer") is not None:
+        lines.append(f"tuning:      {float(info.tuning['dev_wer']):.2f}% WER on {info.tuning.get('dev')} "
+                     f"over {len(info.tuning.get('table') or [])} grid points")
     sizes = sorted((p.stat().st_size, p.relative_to(model_dir)) for p in model_dir.rglob("*")
                    if p.is_file() and not any(part.startswith("decode_") for part in p.parts))
     lines.append(f"files:       {sum(s for s, _ in sizes) / 1e6:.2f} MB in {len(sizes)} files")

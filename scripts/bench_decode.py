@@ -39,7 +39,7 @@ def decode_ours(model: Path, data_dir: Path, out_dir: Path | None) -> tuple[dict
     timing = json.loads((out / "decode.json").read_text())
     scores = json.loads((out / "scores.json").read_text())
     audio = timing["audio_seconds"]
-    name = f"{model.resolve().name} ({read_model_info(model)['pipeline']})"
+    name = f"{model.resolve().name} ({read_model_info(model).pipeline})"
     return {"system": name, "wer": scores["wer"], "words": scores["words"], "errors": scores["errors"],
             "ins": scores["ins"], "del": scores["del"], "sub": scores["sub"], "ci95": scores["ci95"],
             "rtf": timing["rtf"], "cpu_rtf": cpu_seconds / audio, "audio_seconds": audio,

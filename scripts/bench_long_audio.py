@@ -146,7 +146,7 @@ def run_one(model: str, info_json: str) -> dict:
         long_rows[gap] = {"wer": round(wer({"all": " ".join(refs.values())}, {"all": long.text}), 2),
                           "rtf": round(elapsed / long.duration, 4), "seconds": round(long.duration, 1)}
     return {
-        "model": model, "pipeline": transcriber.info["pipeline"],
+        "model": model, "pipeline": transcriber.info.pipeline,
         "formats": formats, "formats_agree": len(set(formats.values())) == 1, "reference": refs[first],
         "utterances": len(refs), "conditions": per_condition, "long": long_rows,
         "peak_mb_before_long": round(before_long, 1), "peak_mb_after_long": round(peak_mb(), 1),

@@ -24,7 +24,7 @@ from asr.pipelines import read_model_info  # noqa: E402
 
 def system_name(model_dir: Path) -> str:
     """`<dir name> (<pipeline>)`, e.g. `classic-tri (classic)`."""
-    return f"{model_dir.resolve().name} ({read_model_info(model_dir)['pipeline']})"
+    return f"{model_dir.resolve().name} ({read_model_info(model_dir).pipeline})"
 
 
 def run_model(model_dir: Path, data) -> peers.Run:

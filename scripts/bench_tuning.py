@@ -17,15 +17,15 @@ from pathlib import Path
 
 from asr.datadir import check_datadir
 from asr.errors import AsrError
+from asr.modeldir import ModelInfo
 from asr.pipelines import load, read_model_info
 from asr.pipelines.tuning import STAGES, tune
 from asr.search import SearchOptions
 
 
-def recorded_grids(info: dict) -> dict[str, list[float]]:
+def recorded_grids(info: ModelInfo) -> dict[str, list[float]]:
     """The grid of each tuned option, from the table model.yaml records (values in order of appearance)."""
-    tuning = info.get("tuning")
-    table = tuning.get("table") if isinstance(tuning, dict) else (info.get("decoding") or {}).get("tuning")
+    table = (info.tuning or {}).get("table")
     if not table:
         raise AsrError("model.yaml records no tuning table (trained without a dev set?)")
     names = [n for stage in STAGES for n in stage]

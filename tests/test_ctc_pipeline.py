@@ -42,12 +42,12 @@ def test_sentencepiece_model_overfits(few, tmp_path):
 
 def test_model_dir_is_self_contained(chars_model):
     info = yaml.safe_load((chars_model / "model.yaml").read_text())
-    for key in ("pipeline", "sample_rate", "features", "units", "decoding", "train", "params", "weights"):
+    for key in ("pipeline", "sample_rate", "features", "units", "decoding", "train", "params", "files", "format"):
         assert key in info
     assert info["pipeline"] == "ctc" and info["features"]["kind"] == "fbank"
     assert info["train"]["utts"] == 6 and info["train"]["data"] == "few" and info["params"] > 0
     assert not (chars_model / "checkpoints").exists()  # only needed to resume an unfinished training
-    assert not any(str(v).startswith("/") for v in (info["weights"], info["units"]["tokens"]))
+    assert not any(str(v).startswith("/") for v in (info["files"]["weights"], info["units"]["tokens"]))
 
 
 def test_greedy_and_beam_without_lm_agree(chars_model, few):

@@ -53,7 +53,7 @@ def make_decode_dir(root, system, refs, hyps, model=None, rtf=None):
 def report(tmp_path_factory, an4_refs):
     root = tmp_path_factory.mktemp("exp")
     good = make_decode_dir(root, "classic-tri", an4_refs, degrade(an4_refs, 8),
-                           model={"pipeline": "classic", "units": "phones", "params": 123456,
+                           model={"pipeline": "classic", "units": {"kind": "phones"}, "params": 123456,
                                   "train": {"utts": 948, "hours": 0.7, "seconds": 2520.0, "wall_seconds": 600.0}},
                            rtf=0.05)
     bad = make_decode_dir(root, "ctc-bpe", an4_refs, degrade(an4_refs, 2),

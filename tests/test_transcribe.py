@@ -76,7 +76,7 @@ def test_long_audio_is_split_at_pauses_with_global_times(model, test_wavs, tmp_p
     # Within 2 points, as on AN4 (scripts/bench_long_audio.py: all three pipelines within 1.3).
     # The yesno character model writes "NYES" for a first YES (its training files all begin with
     # NO) and does so more when less silence precedes the speech, as in a trimmed chunk: looser.
-    tolerance = 8.0 if transcriber.info["pipeline"] == "ctc" else 2.0
+    tolerance = 8.0 if transcriber.info.pipeline == "ctc" else 2.0
     assert long_wer <= utt_wer + tolerance, (long_wer, utt_wer)
     starts = [w.start for w in result.words]
     assert starts == sorted(starts) and starts[-1] > 60.0  # times are global, not per chunk

@@ -17,21 +17,19 @@ from asr.errors import AsrError
 from asr.features import FeatureConfig, featurize, load_features
 from asr.hmm.model import AcousticModel
 from asr.lexicon import Lexicon
-from asr.modeldir import MODEL_FILE, resolve
+from asr.modeldir import MODEL_FILE, ModelInfo, resolve
 
 SILENCE_PDF = 0  # the search's blank
 
 
 class HmmScorer:
-    def __init__(self, model_dir: str | Path, info: dict):
+    def __init__(self, model_dir: str | Path, info: ModelInfo):
         self.model_dir = model_dir = Path(model_dir)
+        files = info.files
         try:
-            files = info["files"]
-            self.features = FeatureConfig.from_dict(info["features"])
+            self.features = FeatureConfig.from_dict(info.features)
         except (KeyError, TypeError):
-            raise AsrError(f"{model_dir / MODEL_FILE}: missing 'files' or 'features'") from None
-        if not isinstance(files, dict):
-            raise AsrError(f"{model_dir / MODEL_FILE}: 'files' must map names to files")
+            raise AsrError(f"{model_dir / MODEL_FILE}: missing or malformed 'features'") from None
         self.sample_rate = self.features.sample_rate
         self.min_samples = self.features.frame_samples  # shorter audio has no feature frame
         self.frame_seconds = self.features.frame_shift

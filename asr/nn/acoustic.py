@@ -19,9 +19,8 @@ import torch
 
 from asr.datadir import DataDir, check_datadir, utterance_seconds
 from asr.errors import AsrError
-from asr.fileio import atomic_write
 from asr.features import FeatureConfig, featurize
-from asr.modeldir import MODEL_FILE, resolve, write_model_info
+from asr.modeldir import MODEL_FILE, ModelInfo, resolve, write_model_info
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.checkpoint import load_into, save_weights
 from asr.nn.data import load_examples
@@ -144,12 +143,12 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
 
 
 def model_info(config: dict, model: CtcModel, summary: dict) -> dict:
-    """The model.yaml entries both pipelines write."""
+    """The model.yaml (ModelInfo) entries both pipelines write."""
     return {
         "sample_rate": config["sample_rate"],
         "features": feature_config(config).to_dict(),
         "model": model.config.to_dict(),
-        "weights": WEIGHTS_FILE,
+        "files": {"weights": WEIGHTS_FILE},
         "frame_seconds": FRAME_SECONDS,
         "train": {**summary["data"], "epochs_run": summary["epochs_run"], "steps": summary["steps"],
                   "cpu_seconds": round(sum(h.get("cpu_seconds", 0) for h in summary["history"]), 1),
@@ -160,7 +159,7 @@ def model_info(config: dict, model: CtcModel, summary: dict) -> dict:
     }
 
 
-def finish_model_dir(exp_dir: Path, info: dict, config: dict) -> None:
+def finish_model_dir(exp_dir: Path, info: ModelInfo, config: dict) -> None:
     """Write model.yaml (last: its presence means training finished), then remove the checkpoints
     (needed only to resume) unless `keep_checkpoints`."""
     write_model_info(exp_dir, info)
@@ -174,16 +173,16 @@ class NeuralScorer:
     The scorer of both neural pipelines (asr.pipelines.recognizer.Scorer); no speaker adaptation,
     so the `first_pass` decoder it is offered goes unused."""
 
-    def __init__(self, model_dir: Path, info: dict, device: str = "auto", threads: int | None = None):
+    def __init__(self, model_dir: Path, info: ModelInfo, device: str = "auto", threads: int | None = None):
         model_dir = Path(model_dir)
         try:
-            self.features = FeatureConfig.from_dict(info["features"])
-            model_cfg = ModelConfig.from_dict(info["model"])
+            self.features = FeatureConfig.from_dict(info.features)
+            model_cfg = ModelConfig.from_dict(info.model)
         except (KeyError, TypeError) as e:
             raise AsrError(f"{model_dir / MODEL_FILE}: missing or malformed entry {e}") from None
         except AsrError as e:
             raise AsrError(f"{model_dir / MODEL_FILE}: {e}") from None
-        weights = resolve(model_dir, info.get("weights"), "weights")
+        weights = resolve(model_dir, info.files.get("weights"), "weights")
         self.device = resolve_device(device)
         if threads:
             torch.set_num_threads(threads)
@@ -196,7 +195,7 @@ class NeuralScorer:
         self.model.to(self.device).eval()
         self.sample_rate = self.features.sample_rate
         self.min_samples = self.features.frame_samples  # shorter audio has no feature frame
-        self.frame_seconds = float(info.get("frame_seconds", FRAME_SECONDS))
+        self.frame_seconds = float(info.frame_seconds or FRAME_SECONDS)
 
     @torch.no_grad()
     def datadir_scores(self, data: DataDir, first_pass=None) -> dict[str, np.ndarray]:

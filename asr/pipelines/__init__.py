@@ -26,7 +26,7 @@ def load(model_dir: str | Path, device: str = "auto", threads: int | None = None
     `device` ("auto", "cpu", "cuda") and `threads` concern the neural pipelines; classic ignores them.
     """
     info = read_model_info(model_dir)
-    return pipeline_module(info["pipeline"]).load(Path(model_dir), device=device, threads=threads)
+    return pipeline_module(info.pipeline).load(Path(model_dir), device=device, threads=threads)
 
 
 def check_model(model_dir: str | Path) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from asr.errors import AsrError
 from asr.fileio import atomic_write
-from asr.modeldir import MODEL_FILE, copy_into, read_model_info, resolve, write_model_info
+from asr.modeldir import MODEL_FILE, ModelInfo, copy_into, read_model_info, resolve, write_model_info
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.training import set_threads, start_exp_dir
@@ -137,25 +137,25 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         decoding["lm"] = copy_into(exp_dir, lm_path, "lm", "language model")
 
     frames = sum(len(feats[u]) for u in train_set.utts)
-    info = {
-        "pipeline": "classic",
-        "sample_rate": features.sample_rate,
-        "features": features.to_dict(),
-        "units": {"kind": "hmm-pdfs", "size": model.num_pdfs, "silence_pdf": 0,
-                  "phones": model.tree.phones, "context": "word-internal triphone" if cfg["triphone"] else "monophone",
-                  "feature_transform": "LDA+MLLT" if cfg["lda_mllt"] else "none",
-                  "adaptation": "fMLLR (SAT)" if cfg["sat"] else "none"},
-        "files": files,
-        "decoding": decoding,
-        "train": {"utts": len(train_set.utts), "seconds": round(frames * features.frame_shift, 2),
-                  "hours": round(frames * features.frame_shift / 3600, 4), "data": Path(train_dir).name,
-                  "gaussians": model.gmm.num_gaussians},
-        "params": model.num_params,
-        "config": {k: v for k, v in cfg.items() if k not in ("lexicon", "lm", "feature_cache")},
-    }
+    info = ModelInfo(
+        pipeline="classic",
+        sample_rate=features.sample_rate,
+        features=features.to_dict(),
+        units={"kind": "hmm-pdfs", "size": model.num_pdfs, "silence_pdf": 0,
+               "phones": model.tree.phones, "context": "word-internal triphone" if cfg["triphone"] else "monophone",
+               "feature_transform": "LDA+MLLT" if cfg["lda_mllt"] else "none",
+               "adaptation": "fMLLR (SAT)" if cfg["sat"] else "none"},
+        files=files,
+        decoding=decoding,
+        train={"utts": len(train_set.utts), "seconds": round(frames * features.frame_shift, 2),
+               "hours": round(frames * features.frame_shift / 3600, 4), "data": Path(train_dir).name,
+               "gaussians": model.gmm.num_gaussians},
+        params=model.num_params,
+        config={k: v for k, v in cfg.items() if k not in ("lexicon", "lm", "feature_cache")},
+    )
     if dev_dir is not None:
         tune_into(info, recognizer(exp_dir, info), check_datadir(dev_dir, require_text=True), cfg)
-    info["train"]["wall_seconds"] = round(time.perf_counter() - started, 1)  # features to tuning
+    info.train["wall_seconds"] = round(time.perf_counter() - started, 1)  # features to tuning
     write_model_info(exp_dir, info)
 
 
@@ -187,16 +187,13 @@ def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> Rec
     return recognizer(Path(exp_dir), read_model_info(exp_dir))
 
 
-def recognizer(model_dir: Path, info: dict) -> Recognizer:
+def recognizer(model_dir: Path, info: ModelInfo) -> Recognizer:
     """GMM log-likelihoods (adapted per speaker for SAT) searched through the lexicon and the LM."""
     from asr.hmm.scorer import HmmScorer
     from asr.search import LexiconSearch, SearchOptions
 
     scorer = HmmScorer(model_dir, info)
-    decoding = info.get("decoding")
-    if not isinstance(decoding, dict):
-        raise AsrError(f"{model_dir / MODEL_FILE}: missing 'decoding'")
-    lm = decoding.get("lm") or (info["files"].get("lm"))  # model dirs before 2026-12 kept it in files
+    lm = info.decoding.get("lm")
     lm_path = resolve(model_dir, lm, "lm") if lm else None
     if lm_path is not None and not lm_path.is_file():
         raise AsrError(f"{lm_path}: LM file named in {MODEL_FILE} is missing")
@@ -204,7 +201,7 @@ def recognizer(model_dir: Path, info: dict) -> Recognizer:
     def make_search(decoding: dict, options: SearchOptions) -> LexiconSearch:
         return LexiconSearch(scorer.tokens, scorer.blank, scorer.spellings, lm_path, options)
 
-    return Recognizer(model_dir, scorer, make_search, decoding)
+    return Recognizer(model_dir, scorer, make_search, info.decoding)
 
 
 # ---------------------------------------------------------------------------- forced alignment
@@ -218,6 +215,6 @@ def align_datadir(model_dir: Path, data_dir: Path, out_dir: Path) -> dict[str, i
     from asr.hmm.scorer import HmmScorer
 
     info = read_model_info(model_dir)
-    if info["pipeline"] != "classic":
-        raise AsrError(f"{model_dir}: a {info['pipeline']} model; forced alignment needs a classic (HMM) model")
+    if info.pipeline != "classic":
+        raise AsrError(f"{model_dir}: a {info.pipeline} model; forced alignment needs a classic (HMM) model")
     return write_alignment(HmmScorer(model_dir, info), check_datadir(data_dir, require_text=True), out_dir)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from asr.errors import AsrError
 from asr.lexicon import Lexicon
-from asr.modeldir import copy_into, read_model_info, resolve
+from asr.modeldir import ModelInfo, copy_into, read_model_info, resolve
 from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info, read_train_dev,
                              train_acoustic_model)
 from asr.pipelines.config import pipeline_config
@@ -63,12 +63,12 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     model, summary = train_acoustic_model(config, train_data, dev_data, train_targets, dev_targets,
                                           len(units), exp_dir, nj)
 
-    info = {"pipeline": "ctc", **model_info(config, model, summary), "units": units.save(exp_dir),
-            "decoding": {k: config[k] for k in ("decoder", *DECODING_KEYS) if k in config}}
+    info = ModelInfo(pipeline="ctc", **model_info(config, model, summary), units=units.save(exp_dir),
+                     decoding={k: config[k] for k in ("decoder", *DECODING_KEYS) if k in config})
     if config["decoder"] == "lexicon":
-        info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
+        info.decoding["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     if config["lm"]:
-        info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
+        info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
         if config["decoder"] != "greedy":
             tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)
     finish_model_dir(exp_dir, info, config)
@@ -78,12 +78,12 @@ def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> Rec
     return recognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
 
 
-def recognizer(model_dir: Path, info: dict, device: str = "auto", threads: int | None = None) -> Recognizer:
+def recognizer(model_dir: Path, info: ModelInfo, device: str = "auto", threads: int | None = None) -> Recognizer:
     """CTC log-probabilities searched greedily, by LexiconFreeSearch over the units, or by
     LexiconSearch over the lexicon's words spelled in the units; both searches with the model
     dir's LM (if any)."""
     scorer = NeuralScorer(model_dir, info, device=device, threads=threads)
-    units = load_units(model_dir, info.get("units") or {})
+    units = load_units(model_dir, info.units)
     blank = units.tokens[units.blank]
 
     def make_search(decoding: dict, options: SearchOptions):
@@ -98,7 +98,7 @@ def recognizer(model_dir: Path, info: dict, device: str = "auto", threads: int |
                                  lm_path, options, silence=units.word_boundary if units.kind == "chars" else None)
         return LexiconFreeSearch(units.tokens, blank, units.word_boundary, lm_path, options)
 
-    return Recognizer(model_dir, scorer, make_search, info.get("decoding") or {}, CHOICES)
+    return Recognizer(model_dir, scorer, make_search, info.decoding, CHOICES)
 
 
 def spellings(model_dir: Path, lexicon, units: Units) -> dict[str, list[list[str]]]:

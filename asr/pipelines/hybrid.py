@@ -13,7 +13,7 @@ from pathlib import Path
 
 from asr.errors import AsrError
 from asr.lexicon import Lexicon
-from asr.modeldir import MODEL_FILE, copy_into, read_model_info, resolve
+from asr.modeldir import MODEL_FILE, ModelInfo, copy_into, read_model_info, resolve
 from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info, read_train_dev,
                              train_acoustic_model)
 from asr.pipelines.config import pipeline_config
@@ -57,10 +57,10 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     model, summary = train_acoustic_model(config, train_data, dev_data, train_targets, dev_targets,
                                           len(units), exp_dir, nj, alternatives)
 
-    info = {"pipeline": "hybrid", **model_info(config, model, summary), "units": units.save(exp_dir),
-            "decoding": {k: config[k] for k in DECODING_KEYS if k in config}}
-    info["decoding"]["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
-    info["decoding"]["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
+    info = ModelInfo(pipeline="hybrid", **model_info(config, model, summary), units=units.save(exp_dir),
+                     decoding={k: config[k] for k in DECODING_KEYS if k in config})
+    info.decoding["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
+    info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
     tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)
     finish_model_dir(exp_dir, info, config)
 
@@ -96,14 +96,14 @@ def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> Rec
     return recognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
 
 
-def recognizer(model_dir: Path, info: dict, device: str = "auto", threads: int | None = None) -> Recognizer:
+def recognizer(model_dir: Path, info: ModelInfo, device: str = "auto", threads: int | None = None) -> Recognizer:
     """Phone posteriors searched through the lexicon and the LM (LexiconSearch)."""
-    decoding = info.get("decoding") or {}
+    decoding = info.decoding
     for key in ("lexicon", "lm"):
         if not decoding.get(key):
             raise AsrError(f"{Path(model_dir) / MODEL_FILE}: decoding.{key} missing")
     scorer = NeuralScorer(model_dir, info, device=device, threads=threads)
-    units = load_units(model_dir, info.get("units") or {})
+    units = load_units(model_dir, info.units)
     lexicon_path = resolve(model_dir, decoding["lexicon"], "lexicon")
     lm_path = resolve(model_dir, decoding["lm"], "lm")
     lexicon = Lexicon.read(lexicon_path)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from asr.datadir import DataDir
 from asr.errors import AsrError
+from asr.modeldir import ModelInfo
 from asr.pipelines.tuning import STAGES, grids_from_config, tune
 from asr.search import Hypothesis, SearchOptions
 from asr.search.options import FIRST_PASS_KEYS, check_search_options, first_pass_options
@@ -94,7 +95,9 @@ class Recognizer:
     def first_pass(self, scores: np.ndarray) -> str:
         """The best transcript, searched with the first-pass beams (for speaker adaptation)."""
         search = self.search()
-        search.set_options(first_pass_options(search.options, self.options))
+        options = first_pass_options(search.options, self.options)
+        if options != search.options:
+            search.set_options(options)
         return search.search(scores, self.scorer.frame_seconds)[0].text
 
     def recognize(self, samples: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
@@ -126,9 +129,9 @@ class Recognizer:
                            "table": [{k: float(v) for k, v in row.items()} for row in table]}}
 
 
-def tune_into(info: dict, recognizer: Recognizer, dev: DataDir, config: dict) -> None:
-    """Tune on `dev` over the config's `*_grid` keys; record the chosen values in info["decoding"]
-    and the grid search in info["tuning"] (model.yaml)."""
+def tune_into(info: ModelInfo, recognizer: Recognizer, dev: DataDir, config: dict) -> None:
+    """Tune on `dev` over the config's `*_grid` keys; record the chosen values in info.decoding
+    and the grid search in info.tuning (model.yaml)."""
     result = recognizer.tune(dev, grids_from_config(config))
-    info["decoding"].update(result["decoding"])
-    info["tuning"] = result["tuning"]
+    info.decoding.update(result["decoding"])
+    info.tuning = result["tuning"]
