@@ -25,7 +25,7 @@ from asr.fileio import atomic_write
 
 MODEL_FILE = "model.yaml"
 FORMAT = 2  # model.yaml layout; 1 (no `format` entry): before the one ModelInfo shape (read, upgraded)
-PIPELINES = ("classic", "ctc", "hybrid")
+PIPELINES = ("classic", "ctc", "hybrid", "dnnhmm")
 CHECKSUMS_KEY = "checksums"  # model.yaml: {relative path: sha256 hex digest}
 MAX_SHOWN = 80  # characters of a model.yaml path quoted in an error
 

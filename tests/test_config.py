@@ -21,7 +21,8 @@ LEXICON = REPO / "lexicons" / "yesno.txt"
 def required_files(pipeline: str) -> dict:
     """The keys a pipeline requires, pointing at files that exist."""
     return {"classic": {"lexicon": str(LEXICON)}, "ctc": {},
-            "hybrid": {"lexicon": str(LEXICON), "lm": str(LEXICON)}}[pipeline]
+            "hybrid": {"lexicon": str(LEXICON), "lm": str(LEXICON)},
+            "dnnhmm": {"alignments": "exp/classic", "lm": str(LEXICON)}}[pipeline]
 
 
 def one_error_line(capsys) -> str:
@@ -41,7 +42,7 @@ def test_every_key_has_a_rule_and_a_meaning_and_its_default_passes(pipeline):
     assert {k.split(".")[0] for k, _, _ in rows} == set(defaults(pipeline))
     for key, default, rule in rows:
         assert rule.meaning, f"{pipeline} {key}: no meaning"
-        assert rule.problem(default) is None or (default is None and key in ("lexicon", "lm")), (key, default)
+        assert rule.problem(default) is None or (default is None and key in ("lexicon", "lm", "alignments")), (key, default)
     check_config(pipeline, {**defaults(pipeline), **required_files(pipeline)}, "defaults", complete=True)
 
 

@@ -22,7 +22,7 @@ def field_defaults(cls) -> dict:
 
 def test_model_config_defaults_are_the_pipeline_defaults():
     model = field_defaults(ModelConfig)
-    for key in model.keys() - {"input_dim", "num_outputs"}:
+    for key in model.keys() - {"input_dim", "num_outputs", "frames_per_output"}:
         assert NN_DEFAULTS[key] == model[key], key
     assert NN_DEFAULTS["num_filters"] == model["input_dim"]
     assert model_config(NN_DEFAULTS, 30) == ModelConfig(num_outputs=30)
@@ -42,7 +42,7 @@ def test_train_config_defaults_are_the_pipeline_defaults():
 
 
 def test_nn_defaults_are_the_dataclass_fields_plus_pipeline_only_keys():
-    model = [f.name for f in fields(ModelConfig) if f.name not in ("input_dim", "num_outputs")]
+    model = [f.name for f in fields(ModelConfig) if f.name not in ("input_dim", "num_outputs", "frames_per_output")]
     train = [f.name for f in fields(TrainConfig) if f.name not in ("speeds", "spec_augment")]
     assert list(NN_DEFAULTS) == (["sample_rate", "num_filters", "cmvn"] + model + train
                                  + ["speed_perturb", *SPEC_AUGMENT]

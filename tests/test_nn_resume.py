@@ -10,7 +10,7 @@ from asr.nn.augment import SpecAugmentConfig
 from asr.nn.checkpoint import load_state
 from asr.nn.data import load_examples
 from asr.nn.model import CtcModel, ModelConfig
-from asr.nn.train import STATE_FILE, TrainConfig, train_ctc
+from asr.nn.train import STATE_FILE, TrainConfig, train_model
 from asr.units import CharUnits
 from nn_helpers import yesno_subset
 
@@ -38,7 +38,7 @@ def run(examples, out, fingerprint="same", on_step=None):
     torch.manual_seed(0)
     model = CtcModel(ModelConfig(input_dim=40, num_outputs=num_outputs, d_model=32, lstm_hidden=32, num_layers=2,
                                  subsampling_channels=8, dropout=0.3))
-    train_ctc(model, train, train[:2], config, out, device="cpu", fingerprint=fingerprint, on_step=on_step)
+    train_model(model, train, train[:2], config, out, device="cpu", fingerprint=fingerprint, on_step=on_step)
     return load_state(out / STATE_FILE)
 
 

@@ -1,17 +1,19 @@
-"""The yesno recipe end to end: all three pipelines trained, decoded, scored and compared."""
+"""The yesno recipe end to end: all four pipelines trained, decoded, scored and compared."""
 import json
 
 from conftest import run_recipe
 
-SYSTEMS = ("classic", "ctc", "hybrid")
+SYSTEMS = ("classic", "ctc", "hybrid", "dnnhmm")
 # Upper bounds on yesno test WER (%), from the spread over training seeds (scripts/bench_seeds.py
 # on this recipe's data and configs, seeds 0-4): ctc 1.25 / 0.00 / 1.25 / 12.08 / 12.08, hybrid
 # 12.08 / 15.83 / 2.50 / 12.08 / 12.92 (an earlier build of the features: up to 12.50 / 17.50);
 # classic has no seed (0 or the three noise-burst insertions
 # of tests/test_classic.py). The bad seeds' errors are the leading NO that yesno's split teaches:
 # the 30 training files all start with NO, 29 of the 30 test files with YES. Bound: the worst seed
-# plus 7.5 points (18 words), so a float-kernel difference between CPUs stays inside it.
-MAX_WER = {"classic": 3.0, "hybrid": 25.0, "ctc": 20.0}
+# plus 7.5 points (18 words), so a float-kernel difference between CPUs stays inside it. dnnhmm
+# (trained on the classic system's alignment), seeds 0-4: 0.00 / 0.00 / 0.00 / 0.42 / 0.00; its
+# bound leaves room for the classic system's noise-burst insertions reaching its alignment.
+MAX_WER = {"classic": 3.0, "hybrid": 25.0, "ctc": 20.0, "dnnhmm": 5.0}
 
 
 def test_recipe_trains_decodes_and_reports_every_pipeline(yesno_exp):

@@ -16,10 +16,18 @@ from asr.datadir import DataDir
 from asr.errors import AsrError
 from asr.features import FeatureConfig, featurize, load_features
 from asr.hmm.model import AcousticModel
+from asr.hmm.tree import SILENCE_PDF, ContextTree
 from asr.lexicon import Lexicon
 from asr.modeldir import MODEL_FILE, ModelInfo, resolve
 
-SILENCE_PDF = 0  # the search's blank
+
+def pdf_tokens(tree: ContextTree, lexicon: Lexicon) -> tuple[list[str], str, dict[str, list[list[str]]]]:
+    """The search's view of an HMM: tokens (pdf ids), the blank (the silence pdf) and each word
+    spelled as its pronunciations' state pdfs."""
+    tokens = [str(p) for p in range(tree.num_pdfs)]
+    spellings = {word: [[str(p) for p in tree.word_pdfs(pron)] for pron in prons]
+                 for word, prons in lexicon.prons.items()}
+    return tokens, tokens[SILENCE_PDF], spellings
 
 
 class HmmScorer:
@@ -46,10 +54,7 @@ class HmmScorer:
 
             self.feature_transform = SplicedTransform.load(resolve(model_dir, files["lda"], "lda"))
         self.lexicon = Lexicon.read(resolve(model_dir, files.get("lexicon"), "lexicon"))
-        self.tokens = [str(p) for p in range(self.model.num_pdfs)]
-        self.blank = self.tokens[SILENCE_PDF]
-        self.spellings = {word: [[str(p) for p in self.model.tree.word_pdfs(pron)] for pron in prons]
-                          for word, prons in self.lexicon.prons.items()}
+        self.tokens, self.blank, self.spellings = pdf_tokens(self.model.tree, self.lexicon)
 
     def transform(self, feats: np.ndarray) -> np.ndarray:
         """The model's feature transform (LDA+MLLT of spliced cepstra), if it has one."""

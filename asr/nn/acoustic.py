@@ -24,8 +24,8 @@ from asr.modeldir import MODEL_FILE, ModelInfo, resolve, write_model_info
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.checkpoint import load_into, save_weights
 from asr.nn.data import load_examples
-from asr.nn.model import FRAME_SECONDS, CtcModel, ModelConfig, parameter_count
-from asr.nn.train import TrainConfig, resolve_device, train_ctc
+from asr.nn.model import FRAME_SECONDS, SUBSAMPLING, CtcModel, ModelConfig, parameter_count
+from asr.nn.train import FrameCriterion, TrainConfig, resolve_device, train_model
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ CHECKPOINT_DIR = "checkpoints"
 # The model and training defaults are owned by the dataclasses (ModelConfig in asr.nn.model,
 # TrainConfig in asr.nn.train, SpecAugmentConfig in asr.nn.augment: the comments on the values are
 # there); only the keys that no dataclass has are written out here.
-MODEL_KEYS = tuple(f.name for f in fields(ModelConfig) if f.name not in ("input_dim", "num_outputs"))
+MODEL_KEYS = tuple(f.name for f in fields(ModelConfig)
+                   if f.name not in ("input_dim", "num_outputs", "frames_per_output"))  # set by the pipeline
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("speeds", "spec_augment"))
 # pipeline key -> SpecAugmentConfig field (time_fraction is not a pipeline option)
 SPEC_AUGMENT_KEYS = {"freq_masks": "freq_masks", "freq_mask_width": "freq_width",
@@ -69,9 +70,9 @@ def feature_config(config: dict) -> FeatureConfig:
                          cmvn=config["cmvn"])
 
 
-def model_config(config: dict, num_outputs: int) -> ModelConfig:
+def model_config(config: dict, num_outputs: int, frames_per_output: int = 1) -> ModelConfig:
     return ModelConfig.from_dict({**{k: config[k] for k in MODEL_KEYS}, "num_outputs": num_outputs,
-                                  "input_dim": config["num_filters"]})
+                                  "input_dim": config["num_filters"], "frames_per_output": frames_per_output})
 
 
 def train_config(config: dict) -> TrainConfig:
@@ -111,9 +112,12 @@ def split_dev(data: DataDir, fraction: float, seed: int) -> tuple[DataDir, DataD
 def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
                          train_targets: dict[str, list[int]], dev_targets: dict[str, list[int]],
                          num_outputs: int, exp_dir: Path, nj: int = 1,
-                         alternatives: dict[str, list[list[int]]] | None = None) -> tuple[CtcModel, dict]:
-    """Train a CTC model on the targets; writes exp_dir/model.safetensors; returns (model, summary).
+                         alternatives: dict[str, list[list[int]]] | None = None,
+                         criterion: FrameCriterion | None = None) -> tuple[CtcModel, dict]:
+    """Train a network on the targets; writes exp_dir/model.safetensors; returns (model, summary).
 
+    CTC over token sequences, or with a FrameCriterion frame-level cross-entropy against
+    alignments (one target per 10 ms frame: the network then outputs every 10 ms).
     `alternatives[utt]`: every allowed target of an utterance (pronunciation variants, first =
     initial target); the training picks the one the model finds most likely.
     """
@@ -122,16 +126,18 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     torch.set_num_threads(1)
     features, train_cfg = feature_config(config), train_config(config)
     cache = Path(config["feature_cache"]) if config["feature_cache"] else exp_dir / CHECKPOINT_DIR / "feats"
-    train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj, alternatives)
-    dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj, alternatives)
+    frames = criterion is not None  # frame targets: every length fits
+    train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj, alternatives,
+                                   check_fit=not frames)
+    dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj, alternatives, check_fit=not frames)
     log.info("training on %d utterances, validating on %d", len(train_examples), len(dev_examples))
     torch.set_num_threads(max(1, int(config["threads"])))
 
     torch.manual_seed(train_cfg.seed)  # the initial weights
-    model = CtcModel(model_config(config, num_outputs))
+    model = CtcModel(model_config(config, num_outputs, frames_per_output=SUBSAMPLING if frames else 1))
     fingerprint = _fingerprint(config, train_targets, dev_targets, alternatives)
-    summary = train_ctc(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
-                        device=config["device"], fingerprint=fingerprint)
+    summary = train_model(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
+                          device=config["device"], fingerprint=fingerprint, criterion=criterion)
     save_weights(model.state_dict(), exp_dir / WEIGHTS_FILE)
     seconds = utterance_seconds(train_data)
     summary["data"] = {"utts": len(train_examples), "seconds": round(sum(seconds.values()), 2),
@@ -149,7 +155,7 @@ def model_info(config: dict, model: CtcModel, summary: dict) -> dict:
         "features": feature_config(config).to_dict(),
         "model": model.config.to_dict(),
         "files": {"weights": WEIGHTS_FILE},
-        "frame_seconds": FRAME_SECONDS,
+        "frame_seconds": FRAME_SECONDS / model.config.frames_per_output,
         "train": {**summary["data"], "epochs_run": summary["epochs_run"], "steps": summary["steps"],
                   "cpu_seconds": round(sum(h.get("cpu_seconds", 0) for h in summary["history"]), 1),
                   "wall_seconds": round(sum(h.get("wall_seconds", 0) for h in summary["history"]), 1),

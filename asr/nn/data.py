@@ -26,14 +26,15 @@ class Example:
 
 def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[int]],
                   speeds: tuple[float, ...] = (1.0,), cache_dir: Path | None = None,
-                  nj: int = 1, alternatives: dict[str, list[list[int]]] | None = None) -> list[Example]:
+                  nj: int = 1, alternatives: dict[str, list[list[int]]] | None = None,
+                  check_fit: bool = True) -> list[Example]:
     """Examples of every utterance with targets, features at each speed (1.0 from the cache).
 
     `alternatives[utt]` lists every allowed target sequence (pronunciation variants), the first
     being the initial target; training picks among them (see asr.nn.train).
 
-    Utterances too short for their targets under CTC (fewer output frames than tokens plus the
-    blanks needed between repeats) are dropped from training with a count in the log.
+    With `check_fit` (CTC targets), utterances too short for their targets (fewer output frames
+    than tokens plus the blanks needed between repeats) are left out.
     """
     speeds = (1.0,) + tuple(s for s in speeds if s != 1.0)  # feats[0] is always the unperturbed copy
     plain = load_features(data.select(targets), config, cache_dir=cache_dir, nj=nj)
@@ -45,7 +46,7 @@ def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[
     for utt in plain:
         feats = [per_speed[s][utt] for s in speeds]
         choices = [t for t in (alternatives or {}).get(utt, [targets[utt]])
-                   if all(ctc_fits(len(f), t) for f in feats)]
+                   if not check_fit or all(ctc_fits(len(f), t) for f in feats)]
         if choices:
             examples.append(Example(utt, feats, choices[0], choices if len(choices) > 1 else []))
     if not examples:

@@ -1,7 +1,10 @@
-"""CTC acoustic model: conv subsampling (x4) -> BiLSTM or Conformer encoder -> linear over units.
+"""The acoustic network: conv subsampling (x4) -> BiLSTM or Conformer encoder -> linear over units.
 
 Input: (batch, frames, 80) log-mel filterbanks at 10 ms; output: (batch, frames / 4, units)
-log-probabilities at 40 ms (FRAME_SECONDS), blank at index 0.
+log-probabilities at 40 ms (FRAME_SECONDS), blank at index 0 (CTC). With `frames_per_output` k
+each encoder frame predicts k consecutive output frames (a linear layer of k x units, reshaped):
+k = 4 gives one output per 10 ms input frame at the cost of a 40 ms encoder, as the DNN-HMM's
+frame-level HMM-state targets need.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ ENCODERS = ("blstm", "conformer")
 class ModelConfig:
     input_dim: int = 80  # filterbank bins
     num_outputs: int = 0  # units + blank; set from the unit inventory
+    frames_per_output: int = 1  # output frames per encoder frame; set by the pipeline (dnnhmm: 4)
     # The defaults below are the pipelines' defaults too (asr.nn.acoustic.NN_DEFAULTS is built from
     # them). A small Conformer: on AN4 it leaves CTC's all-blank plateau within a few hundred
     # updates, where a 3-layer BLSTM of similar cost was still on it after 600.
@@ -101,7 +105,9 @@ class CtcModel(nn.Module):
                 num_layers=config.num_layers, depthwise_conv_kernel_size=config.conv_kernel,
                 dropout=config.dropout)
             width = config.d_model
-        self.output = nn.Linear(width, config.num_outputs)
+        if config.frames_per_output < 1:
+            raise AsrError("frames_per_output must be at least 1")
+        self.output = nn.Linear(width, config.num_outputs * config.frames_per_output)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, F) features -> (B, T', V) log-probabilities and (B,) output lengths."""
@@ -116,7 +122,12 @@ class CtcModel(nn.Module):
             x, _ = nn.utils.rnn.pad_packed_sequence(x, batch_first=True)
         else:
             x, _ = self.encoder(x, out_lengths)
-        return self.output(self.dropout(x)).log_softmax(-1), out_lengths
+        y = self.output(self.dropout(x))
+        k = self.config.frames_per_output
+        if k > 1:  # (B, T', k V) -> (B, k T', V): output frame k t + i is encoder frame t's i-th block
+            y = y.reshape(y.shape[0], y.shape[1] * k, self.config.num_outputs)
+            out_lengths = out_lengths * k
+        return y.log_softmax(-1), out_lengths
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -1,5 +1,6 @@
-"""The CTC training loop: length-sorted batches, warm-up, clipping, dev validation, early stopping,
-per-epoch checkpoints and exact resume.
+"""The training loop: length-sorted batches, warm-up, clipping, dev validation, early stopping,
+per-epoch checkpoints and exact resume, for either criterion: CTC over token sequences (ctc,
+hybrid) or frame-level cross-entropy against an HMM-state alignment (dnnhmm).
 
 State saved after every epoch (`state.pt`): model, optimiser, scheduler, torch's RNG, epoch,
 history. A run killed mid-epoch restarts from the last finished epoch and, because every random
@@ -94,15 +95,17 @@ def warmup_then_decay(warmup_steps: int) -> Callable[[int], float]:
     return factor
 
 
-def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config: TrainConfig,
-              out_dir: Path, device: str = "auto", fingerprint: str = "",
-              on_step: Callable[[int, int], None] | None = None) -> dict:
+def train_model(model: CtcModel, train: list[Example], dev: list[Example], config: TrainConfig,
+                out_dir: Path, device: str = "auto", fingerprint: str = "",
+                on_step: Callable[[int, int], None] | None = None, criterion: "Criterion | None" = None) -> dict:
     """Train `model` in place on `train`, validating on `dev`; returns the training summary.
 
-    Checkpoints go to out_dir; an existing state.pt with the same `fingerprint` (a string naming
-    the config, units and data) is resumed. The model ends with the final weights: the mean of
-    the `config.average` epochs with the best dev token error rate.
+    `criterion`: CtcCriterion (the default) or FrameCriterion. Checkpoints go to out_dir; an
+    existing state.pt with the same `fingerprint` (a string naming the config, units and data) is
+    resumed. The model ends with the final weights: the mean of the `config.average` epochs with
+    the best dev error rate (tokens for CTC, frames for frame targets).
     """
+    criterion = criterion or CtcCriterion()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dev_ = resolve_device(device)
@@ -145,9 +148,9 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
             feats, lengths = collate([ex.feats[s] for ex, s in zip(examples, speed_index)])
             feats = augment(feats)
             log_probs, out_lengths = model(feats.to(dev_), lengths.to(dev_))
-            loss = ctc_loss(log_probs, out_lengths, [ex.targets for ex in examples])
+            loss = criterion.loss(log_probs, out_lengths, lengths, examples)
             if epoch > config.choose_after:
-                choose_targets(log_probs.detach(), out_lengths, examples)
+                criterion.choose(log_probs.detach(), out_lengths, examples)
             optimizer.zero_grad()
             (loss / len(examples)).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
@@ -159,7 +162,7 @@ def train_ctc(model: CtcModel, train: list[Example], dev: list[Example], config:
             bar.set_postfix(loss=f"{total_loss / total_utts:.2f}")
             if on_step is not None:
                 on_step(epoch, step)
-        dev_loss, dev_ter = evaluate(model, dev, dev_)
+        dev_loss, dev_ter = evaluate(model, dev, dev_, criterion)
         history.append({"epoch": epoch, "step": step, "train_loss": round(total_loss / total_utts, 4),
                         "dev_loss": round(dev_loss, 4), "dev_ter": round(dev_ter, 4),
                         "lr": scheduler.get_last_lr()[0],
@@ -238,23 +241,88 @@ def choose_targets(log_probs: torch.Tensor, out_lengths: torch.Tensor, examples:
 
 
 @torch.no_grad()
-def evaluate(model: CtcModel, examples: list[Example], device: torch.device,
+def evaluate(model: CtcModel, examples: list[Example], device: torch.device, criterion: "Criterion",
              batch_frames: int = 20000) -> tuple[float, float]:
-    """Mean CTC loss per utterance and greedy token error rate (%) on unperturbed features."""
+    """Mean loss per utterance and error rate (%) on unperturbed features."""
     model.eval()
-    total_loss, errors, tokens = 0.0, 0, 0
+    total_loss, errors, total = 0.0, 0, 0
     for batch in make_batches([len(ex.feats[0]) for ex in examples], batch_frames):
         chunk = [examples[i] for i in batch]
         feats, lengths = collate([ex.feats[0] for ex in chunk])
-        feats, lengths = feats.to(device), lengths.to(device)
-        log_probs, out_lengths = model(feats, lengths)
-        choose_targets(log_probs, out_lengths, chunk)
-        targets = [ex.targets for ex in chunk]
-        total_loss += ctc_loss(log_probs, out_lengths, targets).item()
-        best = log_probs.argmax(-1).cpu()
-        for row, n, ref in zip(best, out_lengths.tolist(), targets):
-            errors += edit_distance(ref, ctc_collapse(row[:n].tolist(), BLANK_ID))
-            tokens += len(ref)
-    return total_loss / max(len(examples), 1), 100.0 * errors / max(tokens, 1)
+        log_probs, out_lengths = model(feats.to(device), lengths.to(device))
+        criterion.choose(log_probs, out_lengths, chunk)
+        total_loss += criterion.loss(log_probs, out_lengths, lengths, chunk).item()
+        e, n = criterion.errors(log_probs, out_lengths, lengths, chunk)
+        errors, total = errors + e, total + n
+    return total_loss / max(len(examples), 1), 100.0 * errors / max(total, 1)
+
+
+class CtcCriterion:
+    """CTC over each example's token sequence (summed over utterances); errors: greedy token
+    edit distance. Alternatives (pronunciation variants) are chosen by the model."""
+
+    def loss(self, log_probs, out_lengths, in_lengths, examples: list[Example]) -> torch.Tensor:
+        return ctc_loss(log_probs, out_lengths, [ex.targets for ex in examples])
+
+    def choose(self, log_probs, out_lengths, examples: list[Example]) -> None:
+        choose_targets(log_probs, out_lengths, examples)
+
+    def errors(self, log_probs, out_lengths, in_lengths, examples: list[Example]) -> tuple[int, int]:
+        errors = tokens = 0
+        for row, n, ex in zip(log_probs.argmax(-1).cpu(), out_lengths.tolist(), examples):
+            errors += edit_distance(ex.targets, ctc_collapse(row[:n].tolist(), BLANK_ID))
+            tokens += len(ex.targets)
+        return errors, tokens
+
+
+class FrameCriterion:
+    """Cross-entropy of every output frame against its aligned target (an HMM state per 10 ms input
+    frame), with label smoothing; summed over frames and utterances. Errors: frames whose best
+    output is not the target.
+
+    An example's `targets` is its alignment to the unperturbed features. Output frame i is input
+    frame i (the network's `frames_per_output` undoes its subsampling); the last few input frames
+    have no output and are not trained. For speed-perturbed features the alignment is stretched
+    to their length (nearest frame)."""
+
+    def __init__(self, label_smoothing: float = 0.0):
+        self.label_smoothing = label_smoothing
+
+    def loss(self, log_probs, out_lengths, in_lengths, examples: list[Example]) -> torch.Tensor:
+        total = log_probs.new_zeros(())
+        for i, (target, n) in enumerate(self._targets(log_probs, out_lengths, in_lengths, examples)):
+            total = total + torch.nn.functional.cross_entropy(
+                log_probs[i, :n], target, label_smoothing=self.label_smoothing, reduction="sum")
+        return total
+
+    def choose(self, log_probs, out_lengths, examples: list[Example]) -> None:
+        pass  # one alignment per utterance
+
+    def errors(self, log_probs, out_lengths, in_lengths, examples: list[Example]) -> tuple[int, int]:
+        errors = frames = 0
+        for i, (target, n) in enumerate(self._targets(log_probs, out_lengths, in_lengths, examples)):
+            errors += int((log_probs[i, :n].argmax(-1) != target).sum())
+            frames += n
+        return errors, frames
+
+    @staticmethod
+    def _targets(log_probs, out_lengths, in_lengths, examples):
+        for ex, n_out, n_in in zip(examples, out_lengths.tolist(), in_lengths.tolist()):
+            target = stretch(ex.targets, n_in)
+            n = min(n_out, n_in)
+            yield torch.tensor(target[:n], dtype=torch.long, device=log_probs.device), n
+
+
+def stretch(alignment: list[int], length: int) -> list[int]:
+    """An alignment resampled to `length` frames: cut or padded with its last label when the
+    lengths differ by at most 2 frames (two feature extractors' edge conventions), else stretched
+    to the nearest frame (speed perturbation)."""
+    n = len(alignment)
+    if abs(n - length) <= 2:
+        return list(alignment[:length]) + [alignment[-1]] * max(0, length - n)
+    return [alignment[min(int((i + 0.5) * n / length), n - 1)] for i in range(length)]
+
+
+Criterion = CtcCriterion | FrameCriterion
 
 

@@ -20,7 +20,6 @@ from asr.nn.train import OPTIMIZERS
 from asr.search.options import SEARCH_RULES
 from asr.value_rules import THREADS, Rule
 
-PIPELINES = ("classic", "ctc", "hybrid")
 FEATURES_KEY = "features"  # classic: a nested mapping of FeatureConfig fields
 
 
@@ -105,6 +104,16 @@ HYBRID_SPECS = {
     "lm": _("word n-gram LM (ARPA or KenLM binary) (required)", **PATH_OR_NULL),
 }
 
+DNNHMM_SPECS = {
+    **NN_SPECS,
+    "alignments": _("the classic model dir whose forced alignment gives the frame targets (required)",
+                    kind="str", nullable=True),
+    "lm": _("word n-gram LM (ARPA or KenLM binary) (required)", **PATH_OR_NULL),
+    "label_smoothing": _("frame cross-entropy: share of each target's mass spread over all pdfs",
+                         low=0, high=1, high_open=True),
+    "prior_scale": _("decoding: log posterior - prior_scale * log prior", low=0),
+}
+
 CLASSIC_SPECS = {
     "lexicon": _("pronunciation lexicon (WORD PH1 PH2 ...) covering every training word (required)",
                  **PATH_OR_NULL),
@@ -147,7 +156,8 @@ FEATURE_SPECS = {  # asr.features.FeatureConfig fields
 
 def specs(pipeline: str) -> dict:
     """The pipeline's keys -> meaning and rule arguments."""
-    return {"classic": lambda: CLASSIC_SPECS, "ctc": ctc_specs, "hybrid": lambda: HYBRID_SPECS}[pipeline]()
+    return {"classic": lambda: CLASSIC_SPECS, "ctc": ctc_specs, "hybrid": lambda: HYBRID_SPECS,
+            "dnnhmm": lambda: DNNHMM_SPECS}[pipeline]()
 
 
 def defaults(pipeline: str) -> dict:
@@ -261,6 +271,9 @@ def _check_together(pipeline: str, config: dict, where: str) -> None:
     if pipeline == "hybrid":
         for key in ("lexicon", "lm"):
             need(bool(config[key]), key, "required (a file path)")
+    if pipeline == "dnnhmm":
+        need(bool(config["alignments"]), "alignments", "required (a trained classic model dir)")
+        need(bool(config["lm"]), "lm", "required (a file path)")
     if pipeline == "ctc":
         if config["decoder"] == "lexicon" and not config["lexicon"]:
             raise AsrError(f"{where}: decoder lexicon needs `lexicon` (a lexicon file: the words it may output)")

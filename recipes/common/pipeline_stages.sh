@@ -13,6 +13,9 @@ lang=$exp/lang
 feats=$exp/feats
 
 pipeline_of() { echo "${1%%-*}"; }  # ctc-bpe -> ctc
+# Systems train in two waves: a dnnhmm system learns the forced alignment of the classic system
+# beside it (its model dir's sibling `classic`), so it starts once the first wave is done.
+wave_of() { if [ "$(pipeline_of "$1")" = dnnhmm ]; then echo 2; else echo 1; fi; }
 
 train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
   local system=$1 pipeline sets=() lm=$lang/lm.arpa
@@ -22,9 +25,12 @@ train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
   case $pipeline in
     classic|hybrid) sets+=(--set "lexicon=$lang/lexicon.txt" --set "lm=$lm") ;;
     ctc) sets+=(--set "lm=$lm") ;;
+    dnnhmm)
+      require "$(dirname "$4")/classic/model.yaml"
+      sets+=(--set "lm=$lm" --set "alignments=$(dirname "$4")/classic") ;;
   esac
   case $pipeline in
-    ctc|hybrid) sets+=(--set "threads=$(job_threads)") ;;
+    ctc|hybrid|dnnhmm) sets+=(--set "threads=$(job_threads)") ;;
   esac
   asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" "${sets[@]}"
 }
@@ -83,17 +89,20 @@ fi
 
 if run_stage 5 "train: $(echo $systems)"; then
   require "$lang/lexicon.txt" "$lang/lm.arpa"
-  for system in $systems; do
-    # a system trained before is kept, even with --force true (a config added later trains alone);
-    # delete exp/<system> to retrain it
-    if [ -f "$exp/$system/model.yaml" ]; then
-      echo "-- $system: trained before"
-      continue
-    fi
-    run_job "train $system" "$exp/log/train_$system.log" \
-      train_system "$system" "$exp/data/train" "$dev" "$exp/$system"
+  for wave in 1 2; do
+    for system in $systems; do
+      [ "$(wave_of "$system")" = "$wave" ] || continue
+      # a system trained before is kept, even with --force true (a config added later trains alone);
+      # delete exp/<system> to retrain it
+      if [ -f "$exp/$system/model.yaml" ]; then
+        echo "-- $system: trained before"
+        continue
+      fi
+      run_job "train $system" "$exp/log/train_$system.log" \
+        train_system "$system" "$exp/data/train" "$dev" "$exp/$system"
+    done
+    wait_jobs
   done
-  wait_jobs
   stage_done 5
 fi
 
