@@ -435,13 +435,16 @@ def add_model_commands(sub) -> None:
     p.add_argument("--dev", help="data dir for early stopping and LM-weight tuning (never the test set)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key (YAML value), e.g. --set epochs=3; repeatable")
-    p.add_argument("--nj", type=int, default=1, help="parallel jobs for feature extraction")
+    p.add_argument("--nj", type=int, default=1,
+                   help="parallel processes for feature extraction and for the dev-set tuning grid")
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("decode", help="decode a data dir with a model; writes EXP_DIR/decode_<data>/ and scores")
     p.add_argument("exp_dir")
     p.add_argument("data_dir")
     p.add_argument("--out", help="decode dir (default EXP_DIR/decode_<data dir name>)")
+    p.add_argument("--nj", type=int, default=1,
+                   help="processes, the data split by speaker (CPU; same output as 1; default 1)")
     _add_search_options(p)
     p.set_defaults(func=run_decode)
 
@@ -533,9 +536,12 @@ def run_decode(args) -> int:
 
     from asr.pipelines.decode import decode_datadir
 
+    from asr.value_rules import Rule
+
     _check_threads(args)
+    Rule("int", low=1).check(args.nj, "--nj")
     out = decode_datadir(args.exp_dir, args.data_dir, args.out, _search_overrides(args), nbest=args.nbest,
-                         device=args.device, threads=args.threads)
+                         device=args.device, threads=args.threads, jobs=args.nj)
     wer = out / "wer.txt"
     print(wer.read_text().splitlines()[0] if wer.is_file() else f"{out}/hyp.txt written")
     print(f"RTF {json.loads((out / 'decode.json').read_text())['rtf']:.4f}  ({out})")

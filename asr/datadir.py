@@ -322,6 +322,23 @@ def select_speakers(data: DataDir, speakers) -> DataDir:
     return data.select([u for u in data.utts if data.utt2spk[u] in keep])
 
 
+def split_by_speaker(data: DataDir, parts: int) -> list[DataDir]:
+    """At most `parts` data dirs, each speaker's utterances in one of them (Kaldi's split_data.sh
+    --per-spk), balanced by utterance count: the largest speakers first, each to the smallest part."""
+    sizes = [0] * max(1, min(parts, len(data.spk2utt)))
+    members: list[list[str]] = [[] for _ in sizes]
+    for spk, utts in sorted(data.spk2utt.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        i = sizes.index(min(sizes))
+        members[i] += utts
+        sizes[i] += len(utts)
+    out = []
+    for utts in members:
+        part = data.select(utts)
+        part.path = data.path
+        out.append(part)
+    return out
+
+
 def read_id_list(path: str | os.PathLike) -> list[str]:
     """Ids listed one per line (the first field of each line: a `text` or utt2spk file works too)."""
     ids = [key for _, key, _ in read_table(path, min_fields=1)]

@@ -154,7 +154,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         config={k: v for k, v in cfg.items() if k not in ("lexicon", "lm", "feature_cache")},
     )
     if dev_dir is not None:
-        tune_into(info, recognizer(exp_dir, info), check_datadir(dev_dir, require_text=True), cfg)
+        tune_into(info, recognizer(exp_dir, info), check_datadir(dev_dir, require_text=True), cfg, jobs=nj)
     info.train["wall_seconds"] = round(time.perf_counter() - started, 1)  # features to tuning
     write_model_info(exp_dir, info)
 

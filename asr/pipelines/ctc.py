@@ -70,7 +70,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     if config["lm"]:
         info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
         if config["decoder"] != "greedy":
-            tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)
+            tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config, jobs=nj)
     finish_model_dir(exp_dir, info, config)
 
 

@@ -23,20 +23,23 @@ def decode_dir_name(data_dir: str | Path) -> str:
 
 def decode_datadir(exp_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
                    options: dict | None = None, nbest: int = 1, device: str = "auto",
-                   threads: int | None = None) -> Path:
-    """Decode every utterance of `data_dir`; return the decode directory."""
+                   threads: int | None = None, jobs: int = 1) -> Path:
+    """Decode every utterance of `data_dir` (in `jobs` CPU processes, split by speaker); return
+    the decode directory."""
     exp_dir = Path(exp_dir)
     data = check_datadir(data_dir)
     out = Path(out_dir) if out_dir else exp_dir / decode_dir_name(data_dir)
     if out.exists() and not out.is_dir():
         raise AsrError(f"{out}: the decode dir names an existing file, not a directory")
-    recognizer = load(exp_dir, device=device, threads=threads)
+    if jobs > 1 and device == "cuda":
+        raise AsrError("decode: several jobs decode in CPU processes; use --device cpu (or auto) with --nj")
+    recognizer = load(exp_dir, device="cpu" if jobs > 1 else device, threads=1 if jobs > 1 else threads)
     if options:
         recognizer.configure(**options)
 
     start = time.perf_counter()
     # every recogniser decodes a whole data dir itself: speaker CMVN/adaptation, batching
-    results = recognizer.recognize_datadir(data, nbest=nbest)
+    results = recognizer.recognize_datadir(data, nbest=nbest, jobs=jobs)
     decode_seconds = time.perf_counter() - start
     audio_seconds = sum(utterance_seconds(data).values())
 
@@ -52,7 +55,7 @@ def decode_datadir(exp_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
         json.dump({"utts": len(data), "audio_seconds": round(audio_seconds, 3),
                    "decode_seconds": round(decode_seconds, 3),
                    "rtf": round(decode_seconds / max(audio_seconds, 1e-9), 5),
-                   "data_dir": str(Path(data_dir)), "options": options or {}}, f, indent=2)
+                   "data_dir": str(Path(data_dir)), "options": options or {}, "jobs": jobs}, f, indent=2)
     if data.text:
         from asr.scoring import score, write_scores
 

@@ -89,7 +89,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     info.files.update(tree="tree.json", lexicon="lexicon.txt", priors=PRIORS_FILE)
     info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
     info.config = {k: v for k, v in config.items() if k not in ("lm", "feature_cache")}
-    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)
+    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config, jobs=nj)
     finish_model_dir(exp_dir, info, config)
 
 

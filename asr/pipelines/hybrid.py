@@ -61,7 +61,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
                      decoding={k: config[k] for k in DECODING_KEYS if k in config})
     info.decoding["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
-    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config)
+    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config, jobs=nj)
     finish_model_dir(exp_dir, info, config)
 
 

@@ -23,9 +23,10 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from asr.datadir import DataDir
+from asr.datadir import DataDir, split_by_speaker
 from asr.errors import AsrError
 from asr.modeldir import ModelInfo
+from asr.pipelines.parallel import map_forked
 from asr.pipelines.tuning import STAGES, grids_from_config, tune
 from asr.search import Hypothesis, SearchOptions
 from asr.search.options import FIRST_PASS_KEYS, check_search_options, first_pass_options
@@ -103,16 +104,20 @@ class Recognizer:
     def recognize(self, samples: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
         return self.decode(self.scorer.scores(samples, self.first_pass), nbest)
 
-    def recognize_datadir(self, data: DataDir, nbest: int = 1) -> dict[str, list[Hypothesis]]:
+    def recognize_datadir(self, data: DataDir, nbest: int = 1, jobs: int = 1) -> dict[str, list[Hypothesis]]:
         """Every utterance of a data dir (speaker-level normalisation and adaptation where the
-        model has them)."""
+        model has them); with `jobs` > 1 split by speaker over forked processes, same results."""
+        if jobs > 1:
+            parts = map_forked(lambda part: self.recognize_datadir(part, nbest), split_by_speaker(data, jobs), jobs)
+            return {utt: part[utt] for part in parts for utt in sorted(part)}
         scores = self.scorer.datadir_scores(data, self.first_pass)
         return {utt: self.decode(s, nbest) for utt, s in tqdm(scores.items(), desc="decode", unit="utt")}
 
-    def tune(self, dev: DataDir, grids: dict[str, list[float]]) -> dict:
+    def tune(self, dev: DataDir, grids: dict[str, list[float]], jobs: int = 1) -> dict:
         """Tune the options in `grids` (silence score first, then LM weight x word score) for the
-        lowest WER on `dev` (a dev set, never the test set) and keep them. Returns model.yaml's
-        entries: {"decoding": the chosen values, "tuning": {"dev", "dev_wer", "table"}}."""
+        lowest WER on `dev` (a dev set, never the test set) and keep them; `jobs` grid points at a
+        time. Returns model.yaml's entries: {"decoding": the chosen values, "tuning": {"dev",
+        "dev_wer", "table"}}."""
         scores = self.scorer.datadir_scores(dev, self.first_pass)  # adapted at the current settings
 
         def decode(options: dict) -> dict[str, str]:
@@ -122,16 +127,17 @@ class Recognizer:
 
         defaults = SearchOptions().to_dict()
         current = {name: self.options.get(name, defaults[name]) for stage in STAGES for name in stage}
-        chosen, table, dev_wer = tune(decode, dev.text, grids, current)
+        spread = (lambda function, points: map_forked(function, points, jobs)) if jobs > 1 else None
+        chosen, table, dev_wer = tune(decode, dev.text, grids, current, spread)
         self.configure(**chosen)
         return {"decoding": chosen,
                 "tuning": {"dev": Path(dev.path).name if dev.path else None, "dev_wer": float(dev_wer),
                            "table": [{k: float(v) for k, v in row.items()} for row in table]}}
 
 
-def tune_into(info: ModelInfo, recognizer: Recognizer, dev: DataDir, config: dict) -> None:
-    """Tune on `dev` over the config's `*_grid` keys; record the chosen values in info.decoding
-    and the grid search in info.tuning (model.yaml)."""
-    result = recognizer.tune(dev, grids_from_config(config))
+def tune_into(info: ModelInfo, recognizer: Recognizer, dev: DataDir, config: dict, jobs: int = 1) -> None:
+    """Tune on `dev` over the config's `*_grid` keys (`jobs` points at a time); record the chosen
+    values in info.decoding and the grid search in info.tuning (model.yaml)."""
+    result = recognizer.tune(dev, grids_from_config(config), jobs)
     info.decoding.update(result["decoding"])
     info.tuning = result["tuning"]

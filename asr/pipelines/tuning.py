@@ -28,14 +28,17 @@ def grids_from_config(config: Mapping) -> dict[str, list[float]]:
 
 
 def tune(decode: Callable[[dict], dict[str, str]], refs: dict[str, str], grids: Mapping[str, Iterable[float]],
-         current: Mapping[str, float]) -> tuple[dict[str, float], list[dict], float]:
+         current: Mapping[str, float], map_points: Callable | None = None) -> tuple[dict[str, float], list[dict], float]:
     """The best value of every option of the stages `grids` varies, the table of every point
     tried, and the dev WER at the chosen values.
 
     `decode(options)` returns {utt: hypothesis text} for the dev set decoded with `options` (a
     {name: value} dict naming every option of the stage); `current` gives the values of options
     a stage needs but `grids` does not vary. Table rows: the stage's options and "wer".
+    `map_points(function, points)` evaluates a stage's points (default: one after the other, with
+    a progress bar; asr.pipelines.parallel.map_forked spreads them over processes).
     """
+    map_points = map_points or _each
     unknown = set(grids) - {name for stage in STAGES for name in stage}
     if unknown:
         raise AsrError(f"tuning: no grid search for {', '.join(sorted(unknown))}")
@@ -52,9 +55,8 @@ def tune(decode: Callable[[dict], dict[str, str]], refs: dict[str, str], grids: 
         points = [dict(zip(stage, values)) for values in itertools.product(*axes)]
         if not points:
             raise AsrError(f"tuning: the {' x '.join(stage)} grid is empty")
-        rows = []
-        for point in tqdm(points, desc=f"tune {'/'.join(stage)}", unit="point"):
-            rows.append({**point, "wer": wer(refs, decode({**chosen, **point}))})
+        wers = map_points(lambda point: wer(refs, decode({**chosen, **point})), points)
+        rows = [{**point, "wer": w} for point, w in zip(points, wers)]
         best = min(rows, key=lambda row: row["wer"])  # min keeps the first of equal rows
         if len({row["wer"] for row in rows}) > 1:  # a flat table has no best value to lie beyond
             for name in stage:
@@ -64,6 +66,10 @@ def tune(decode: Callable[[dict], dict[str, str]], refs: dict[str, str], grids: 
         best_wer = best["wer"]
         table.extend(rows)
     return tuned, table, best_wer
+
+
+def _each(function: Callable, points: list) -> list:
+    return [function(p) for p in tqdm(points, desc="tune", unit="point")]
 
 
 def warn_at_edge(name: str, chosen: float, grid: Iterable[float]) -> bool:

@@ -1,0 +1,56 @@
+"""Work over several processes gives what one process gives: decoding split by speaker, tuning
+split by grid point (the reference is the same call with one job)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from asr.datadir import DataDir, read_datadir, split_by_speaker, write_datadir
+from asr.pipelines.parallel import map_forked
+
+
+def test_split_by_speaker_keeps_speakers_whole_and_balances():
+    utt2spk = {f"{spk}-{i}": spk for spk, n in (("a", 5), ("b", 3), ("c", 2), ("d", 2)) for i in range(n)}
+    data = DataDir(wav={u: f"{u}.wav" for u in utt2spk}, text={u: "X" for u in utt2spk}, utt2spk=utt2spk)
+    parts = split_by_speaker(data, 2)
+    assert sorted(u for p in parts for u in p.utts) == data.utts  # every utterance once
+    assert [sorted(set(p.utt2spk.values())) for p in parts] == [["a", "d"], ["b", "c"]]  # 5+2, 3+2
+    assert [len(p) for p in parts] == [7, 5]
+    assert len(split_by_speaker(data, 10)) == 4  # never more parts than speakers
+
+
+def test_forked_map_returns_what_a_loop_returns_in_order():
+    items = list(range(7))
+    assert map_forked(lambda x: (x * x, os.getpid()), items, 3)[3][0] == 9
+    assert [r[0] for r in map_forked(lambda x: (x * x, os.getpid()), items, 3)] == [x * x for x in items]
+    assert len({pid for _, pid in map_forked(lambda x: (x, os.getpid()), items, 3)}) > 1  # other processes
+    assert map_forked(str, items, 1) == [str(x) for x in items]
+
+
+@pytest.fixture(scope="module")
+def speakers(yesno_exp, tmp_path_factory):
+    """yesno test with one speaker per recording: a data dir that splits."""
+    data = read_datadir(yesno_exp / "data" / "test")
+    data.utt2spk = {u: u for u in data.utts}
+    out = tmp_path_factory.mktemp("per_utt_speakers") / "test"
+    write_datadir(data, out)
+    return out
+
+
+@pytest.mark.parametrize("system", ["classic", "ctc", "dnnhmm"])
+def test_decoding_with_two_jobs_equals_one(yesno_exp, speakers, tmp_path, system):
+    from asr.pipelines.decode import decode_datadir
+
+    one = decode_datadir(yesno_exp / system, speakers, tmp_path / "one", device="cpu")
+    two = decode_datadir(yesno_exp / system, speakers, tmp_path / "two", device="cpu", jobs=2)
+    for name in ("hyp.txt", "ctm"):
+        assert (one / name).read_text() == (two / name).read_text(), name
+
+
+def test_tuning_with_two_jobs_equals_one(yesno_exp):
+    from asr.pipelines import load
+
+    dev = read_datadir(yesno_exp / "data" / "train")
+    grids = {"sil_score": [0.0, 10.0], "lm_weight": [5.0, 10.0], "word_score": [-5.0, 0.0]}
+    assert load(yesno_exp / "classic").tune(dev, grids, jobs=2) == load(yesno_exp / "classic").tune(dev, grids)
