@@ -20,7 +20,7 @@ from asr.datadir import check_datadir
 from asr.errors import AsrError
 from asr.modeldir import ModelInfo
 from asr.pipelines import load, read_model_info
-from asr.pipelines.parallel import map_forked
+from asr.parallel import map_forked
 from asr.pipelines.tuning import STAGES, tune
 from asr.search import SearchOptions
 

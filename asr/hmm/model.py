@@ -12,6 +12,7 @@ from asr.fileio import atomic_write
 from asr.hmm.align import UttGraph, utterance_graph, viterbi
 from asr.hmm.gmm import DiagGmms
 from asr.hmm.tree import ContextTree
+from asr.parallel import map_forked
 
 TREE_FILE = "tree.json"
 GMM_FILE = "gmm.npz"
@@ -36,8 +37,15 @@ class AcousticModel:
     def graph(self, prons: list[tuple[str, ...]]) -> UttGraph:
         return utterance_graph(prons, self.tree)
 
-    def align(self, feats: list[np.ndarray], graphs: list[UttGraph]) -> list[tuple[np.ndarray | None, float]]:
-        """Viterbi state sequence and log score of each utterance through its graph."""
+    def align(self, feats: list[np.ndarray], graphs: list[UttGraph],
+              jobs: int = 1) -> list[tuple[np.ndarray | None, float]]:
+        """Viterbi state sequence and log score of each utterance through its graph; with `jobs`
+        > 1 the utterances are split into contiguous chunks aligned in forked processes."""
+        if jobs > 1 and len(feats) > 1:
+            bounds = np.linspace(0, len(feats), min(jobs, len(feats)) + 1).astype(int)
+            chunks = list(zip(bounds[:-1], bounds[1:]))
+            parts = map_forked(lambda c: self.align(feats[c[0]:c[1]], graphs[c[0]:c[1]]), chunks, jobs)
+            return [result for part in parts for result in part]
         emissions = []
         for x, g in zip(feats, graphs):
             pdfs, index = np.unique(g.pdfs, return_inverse=True)

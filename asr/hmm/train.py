@@ -37,10 +37,12 @@ MIXUP_FRACTION = 0.04
 @dataclass
 class TrainingSet:
     """Features and transcripts as pronunciations. `variants[utt][i]` lists the pronunciations of the
-    i-th word; `choice[utt][i]` is the one in use."""
+    i-th word; `choice[utt][i]` is the one in use. `jobs`: processes that align it (Kaldi's split
+    data: the statistics are then accumulated in utterance order, so the model does not change)."""
     feats: dict[str, np.ndarray]
     variants: dict[str, list[list[tuple[str, ...]]]]
     choice: dict[str, list[int]] = field(default_factory=dict)
+    jobs: int = 1
 
     def __post_init__(self):
         for utt, words in self.variants.items():
@@ -88,7 +90,7 @@ class Alignment:
 def align(model: AcousticModel, data: TrainingSet, utts: list[str] | None = None) -> Alignment:
     utts = data.utts if utts is None else utts
     graphs = {u: model.graph(data.prons(u)) for u in utts}
-    results = model.align([data.feats[u] for u in utts], [graphs[u] for u in utts])
+    results = model.align([data.feats[u] for u in utts], [graphs[u] for u in utts], data.jobs)
     states, total, frames = {}, 0.0, 0
     for u, (path, score) in zip(utts, results):
         if path is not None:
@@ -118,7 +120,7 @@ def choose_variants(model: AcousticModel, data: TrainingSet) -> int:
         prons[i] = data.variants[utt][i][v]
         graphs.append(model.graph(prons))
         feats.append(data.feats[utt])
-    results = model.align(feats, graphs)
+    results = model.align(feats, graphs, data.jobs)
     best: dict[tuple[str, int], tuple[float, int]] = {}
     for (utt, i, v), (_, score) in zip(candidates, results):
         if (utt, i) not in best or score > best[utt, i][0]:
@@ -320,7 +322,8 @@ def train_lda_mllt(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_s
     raw = {u: lda.splice(data.feats[u][:, :num_static].astype(np.float64)) for u in data.utts}
     matrix = lda.estimate_lda(np.concatenate([raw[u] for u in utts]), np.concatenate([ali.pdfs(u) for u in utts]))
     transform = lda.SplicedTransform(matrix, num_static)
-    lda_data = TrainingSet({u: (x @ matrix.T).astype(np.float32) for u, x in raw.items()}, data.variants, data.choice)
+    lda_data = TrainingSet({u: (x @ matrix.T).astype(np.float32) for u, x in raw.items()}, data.variants, data.choice,
+                           data.jobs)
     model = build_triphones(mono, lda_data, ali, num_leaves, min_leaf_frames, same_space=False)
     log.info("LDA+MLLT tree: %d pdfs", model.num_pdfs)
     done, ali = 0, None
@@ -336,7 +339,7 @@ def train_lda_mllt(mono: AcousticModel, data: TrainingSet, ali: Alignment, num_s
         lda.transform_model(model.gmm, t, stats, 1e-4 * np.ones(model.gmm.dim))
         transform.matrix = t @ transform.matrix
         lda_data = TrainingSet({u: (x @ transform.matrix.T).astype(np.float32) for u, x in raw.items()},
-                               data.variants, data.choice)
+                               data.variants, data.choice, data.jobs)
     return model, ali, transform, lda_data
 
 
@@ -370,7 +373,7 @@ def transformed(data: TrainingSet, transforms: dict[str, np.ndarray], utt2spk: d
     for utt, x in data.feats.items():
         w = transforms.get(utt2spk.get(utt, utt))
         feats[utt] = x if w is None else fmllr.apply(w, x)
-    return TrainingSet(feats, data.variants, data.choice)
+    return TrainingSet(feats, data.variants, data.choice, data.jobs)
 
 
 def train_sat(si_model: AcousticModel, data: TrainingSet, ali: Alignment, utt2spk: dict[str, str],

@@ -103,6 +103,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     cache = Path(cfg["feature_cache"]) if cfg["feature_cache"] else None
     feats = load_features(data, features, cache, nj)
     train_set = TrainingSet.build(feats, data.text, lexicon.prons)
+    train_set.jobs = nj  # alignments split over nj processes (the model does not depend on it)
 
     # Each stage's checkpoint is reused only when made from the same settings, data and lexicon.
     stamp = {"mono_iters": cfg["mono_iters"], "mono_gaussians": cfg["mono_gaussians"],

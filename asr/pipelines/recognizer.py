@@ -26,7 +26,7 @@ from tqdm import tqdm
 from asr.datadir import DataDir, split_by_speaker
 from asr.errors import AsrError
 from asr.modeldir import ModelInfo
-from asr.pipelines.parallel import map_forked
+from asr.parallel import map_forked
 from asr.pipelines.tuning import STAGES, grids_from_config, tune
 from asr.search import Hypothesis, SearchOptions
 from asr.search.options import FIRST_PASS_KEYS, check_search_options, first_pass_options

@@ -36,7 +36,7 @@ def tune(decode: Callable[[dict], dict[str, str]], refs: dict[str, str], grids: 
     {name: value} dict naming every option of the stage); `current` gives the values of options
     a stage needs but `grids` does not vary. Table rows: the stage's options and "wer".
     `map_points(function, points)` evaluates a stage's points (default: one after the other, with
-    a progress bar; asr.pipelines.parallel.map_forked spreads them over processes).
+    a progress bar; asr.parallel.map_forked spreads them over processes).
     """
     map_points = map_points or _each
     unknown = set(grids) - {name for stage in STAGES for name in stage}

@@ -1,5 +1,6 @@
 """Work split over forked processes: decoding a data dir by speaker (Kaldi's split / decode /
-merge) and a tuning grid by point. Results are those of one process, in the same order.
+merge), a tuning grid by point, HMM training's alignments by utterance. Results are those of one
+process, in the same order.
 
 Fork, so that each worker starts with the parent's loaded model, scores and search instead of
 loading them again; the function and its items are reached through a module global that the
