@@ -43,7 +43,7 @@ SUMMARY_KEYS = ("system", "pipeline", "units", "wer", "ci95", "ins", "del", "sub
 DECODE_INFO_FILE = "decode.json"
 PLOT_DPI = 100  # a 8 x 4.5 inch figure becomes 800 x 450 pixels
 P_RESOLUTION = 0.001  # one over the 1000 bootstrap resamples: smaller p-values print as "p<0.001"
-PIPELINE_COLOURS = {"classic": "#1f77b4", "hybrid": "#2ca02c", "ctc": "#d62728"}
+PIPELINE_COLOURS = {"classic": "#1f77b4", "dnnhmm": "#9467bd", "hybrid": "#2ca02c", "ctc": "#d62728"}
 OTHER_COLOUR = "#7f7f7f"
 LINE_STYLES = ("-", "--", ":", "-.")  # learning curves of several systems of one pipeline
 
