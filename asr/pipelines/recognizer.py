@@ -2,8 +2,8 @@
 score matrix, one search turns scores into words, and one dev-set tuning picks the search weights.
 
 A pipeline differs only in what it plugs in:
-- a scorer (GMM log-likelihoods, asr.hmm.scorer; CTC log-probabilities, asr.nn.acoustic): audio
-  or a data dir -> score matrices. A scorer that adapts to the speaker (classic SAT) decodes a
+- a scorer (GMM log-likelihoods, asr.hmm.scorer; CTC log-probabilities, asr.nn.acoustic; HMM-state
+  posteriors over priors, asr.pipelines.dnnhmm): audio or a data dir -> score matrices. A scorer that adapts to the speaker (classic SAT) decodes a
   first pass with the `first_pass` function it is given, which uses this recogniser's search;
 - `make_search(decoding, options)`: the search over its tokens (asr.search), built once per
   model; later option changes (`configure`, tuning) reach it through `set_options`, so the LM
@@ -106,7 +106,8 @@ class Recognizer:
 
     def recognize_datadir(self, data: DataDir, nbest: int = 1, jobs: int = 1) -> dict[str, list[Hypothesis]]:
         """Every utterance of a data dir (speaker-level normalisation and adaptation where the
-        model has them); with `jobs` > 1 split by speaker over forked processes, same results."""
+        model has them); with `jobs` > 1 split by speaker over forked processes, same results
+        (CPU models: a process forked after CUDA starts cannot use it)."""
         if jobs > 1:
             parts = map_forked(lambda part: self.recognize_datadir(part, nbest), split_by_speaker(data, jobs), jobs)
             return {utt: part[utt] for part in parts for utt in sorted(part)}
