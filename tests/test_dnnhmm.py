@@ -106,5 +106,5 @@ def test_alignments_must_come_from_a_classic_model(yesno_exp, tmp_path, aligner,
 
     config = {"alignments": str(yesno_exp / aligner), "lm": str(yesno_exp / "lang" / "lm.arpa")}
     with pytest.raises(AsrError, match=problem):
-        dnnhmm.train(config, yesno_exp / "data" / "train", tmp_path / "exp")
+        dnnhmm.train(config, yesno_exp / "data" / "train", tmp_path / "exp", dev_dir=yesno_exp / "data" / "train")
     assert not (tmp_path / "exp").exists()  # refused before any work
