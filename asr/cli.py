@@ -436,7 +436,7 @@ def add_model_commands(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key (YAML value), e.g. --set epochs=3; repeatable")
     p.add_argument("--nj", type=int, default=1,
-                   help="parallel processes for feature extraction and for the dev-set tuning grid")
+                   help="parallel processes for feature extraction, classic alignment and the dev-tuning grid")
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("decode", help="decode a data dir with a model; writes EXP_DIR/decode_<data>/ and scores")

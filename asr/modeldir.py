@@ -35,8 +35,9 @@ class ModelInfo:
     """model.yaml: the one shape every pipeline writes and reads.
 
     Files are named relative to the model dir: the acoustic model's in `files` (classic: tree, gmm,
-    si_gmm, lda, lexicon; neural: weights), the units' in `units` (tokens, model), the search's in
-    `decoding` (lm, and the lexicon when only the search uses it).
+    si_gmm, lda, lexicon; ctc, hybrid: weights; dnnhmm: weights, tree, lexicon, priors), the units'
+    in `units` (tokens, model), the search's in `decoding` (lm, and the lexicon when only the search
+    uses it).
     """
     pipeline: str
     sample_rate: int | None = None
@@ -58,11 +59,12 @@ class ModelInfo:
         """A model.yaml mapping (older layouts upgraded), every entry's type checked."""
         if not isinstance(d, dict) or d.get("pipeline") not in PIPELINES:
             raise AsrError(f"{where}: no valid 'pipeline' key (one of {', '.join(PIPELINES)})")
-        d = _upgraded(d)
-        if not isinstance(d.get("format"), int) or d["format"] > FORMAT:
-            raise AsrError(f"{where}: format {d.get('format')!r} is not one this asr reads (up to {FORMAT})")
+        fmt = d.get("format", 1)
+        if isinstance(fmt, bool) or not isinstance(fmt, int) or not 1 <= fmt <= FORMAT:
+            raise AsrError(f"{where}: format {fmt!r} is not one this asr reads (1 to {FORMAT})")
+        d = _upgraded(d) if fmt == 1 else d
         known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - set(known))
+        unknown = sorted(map(str, set(d) - set(known)))
         if unknown:
             raise AsrError(f"{where}: unknown entr{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(str, unknown))}")
         for name, value in d.items():
@@ -85,8 +87,6 @@ def _upgraded(d: dict) -> dict:
     """A format-1 model.yaml (before 2026-12) in today's layout: neural weights at the top level ->
     files.weights, classic's LM in files -> decoding.lm, the neural tuning table in decoding ->
     tuning.table."""
-    if "format" in d:
-        return d
     d = {**d, "format": FORMAT}
     files, decoding = d.get("files") or {}, d.get("decoding") or {}
     if not (isinstance(files, dict) and isinstance(decoding, dict)):

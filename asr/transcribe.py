@@ -245,7 +245,7 @@ def describe_model(model_dir: str | Path) -> str:
              f"parameters:  {info.params or '?'}"]
     for key, value in info.decoding.items():
         lines.append(f"decoding:    {key} = {value}")
-    if info.tuning and info.tuning.get("dev_wer") is not None:
+    if info.tuning and isinstance(info.tuning.get("dev_wer"), (int, float)):
         lines.append(f"tuning:      {float(info.tuning['dev_wer']):.2f}% WER on {info.tuning.get('dev')} "
                      f"over {len(info.tuning.get('table') or [])} grid points")
     sizes = sorted((p.stat().st_size, p.relative_to(model_dir)) for p in model_dir.rglob("*")

@@ -129,6 +129,8 @@ def test_a_model_yaml_of_the_first_layout_is_read_in_todays(tmp_path):
     info = read_model_info(tmp_path)
     assert info.files == {"weights": "w.bin"} and info.decoding == {"lm_weight": 1.0, "lm": "lm.bin"}
     assert info.tuning["table"] == old["decoding"]["tuning"] and info.format == 2
+    (tmp_path / MODEL_FILE).write_text(yaml.safe_dump({**old, "format": 1}))  # said outright: the same
+    assert read_model_info(tmp_path).decoding == {"lm_weight": 1.0, "lm": "lm.bin"}
     (tmp_path / MODEL_FILE).write_text(yaml.safe_dump({**old, "weights": "../w.bin"}))
     with pytest.raises(AsrError, match="leads outside"):
         read_model_info(tmp_path)
@@ -138,6 +140,8 @@ def test_a_model_yaml_of_the_first_layout_is_read_in_todays(tmp_path):
     ({"files": ["w.bin"]}, "'files' must be a mapping"),
     ({"params": "many"}, "'params' must be an integer"),
     ({"format": 99}, "format 99 is not one this asr reads"),
+    ({"format": True}, "format True is not one this asr reads"),
+    ({1: "x", "colour": "blue"}, "unknown entries 1, colour"),
     ({"colour": "blue"}, "unknown entry colour"),
 ])
 def test_a_malformed_model_yaml_is_one_line_naming_the_entry(model_dir, entry, problem):

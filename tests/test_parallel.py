@@ -29,6 +29,13 @@ def test_forked_map_returns_what_a_loop_returns_in_order():
     assert {pid for _, pid in map_forked(lambda x: (x, os.getpid()), items, 1)} == {os.getpid()}  # one job: here
 
 
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    from asr.errors import AsrError
+
+    with pytest.raises(AsrError, match="a worker process died"):
+        map_forked(lambda x: os._exit(9) if x == 2 else x, list(range(4)), 2)
+
+
 @pytest.fixture(scope="module")
 def speakers(yesno_exp, tmp_path_factory):
     """yesno test with one speaker per recording: a data dir that splits."""

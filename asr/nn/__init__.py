@@ -1,4 +1,5 @@
-"""Neural CTC acoustic models: encoder (asr.nn.model), augmentation, training loop, checkpoints.
+"""Neural acoustic models: encoder (asr.nn.model), augmentation, training loop (CTC or frame
+cross-entropy), checkpoints, and the scorer that reads a trained network back (asr.nn.acoustic).
 
-The ctc and hybrid pipelines share all of it; they differ only in output units and decoding.
+The ctc, hybrid and dnnhmm pipelines share all of it; they differ in targets, units and decoding.
 """

@@ -1,8 +1,7 @@
-"""What the ctc and hybrid pipelines share: config keys, training an acoustic model on a data dir,
-and loading it back to turn samples into CTC log-probabilities.
+"""What the neural pipelines (ctc, hybrid, dnnhmm) share: config keys, training a network on a
+data dir, and loading it back to turn samples into log-probabilities (CTC units or HMM states).
 
-The two pipelines differ only in their units (targets) and their decoding; everything here is
-common to both.
+The pipelines differ in their targets, units and decoding; everything here is common to them.
 """
 from __future__ import annotations
 
@@ -135,7 +134,8 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
 
     torch.manual_seed(train_cfg.seed)  # the initial weights
     model = CtcModel(model_config(config, num_outputs, frames_per_output=SUBSAMPLING if frames else 1))
-    fingerprint = _fingerprint(config, train_targets, dev_targets, alternatives)
+    fingerprint = _fingerprint({**config, "criterion": vars(criterion) if criterion else "ctc"},
+                               train_targets, dev_targets, alternatives)
     summary = train_model(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
                           device=config["device"], fingerprint=fingerprint, criterion=criterion)
     save_weights(model.state_dict(), exp_dir / WEIGHTS_FILE)
@@ -174,10 +174,11 @@ def finish_model_dir(exp_dir: Path, info: ModelInfo, config: dict) -> None:
 
 
 class NeuralScorer:
-    """A trained CTC model read from a model dir: samples -> (frames, units) log-probabilities.
+    """A trained network read from a model dir: samples -> (frames, units) log-probabilities.
 
-    The scorer of both neural pipelines (asr.pipelines.recognizer.Scorer); no speaker adaptation,
-    so the `first_pass` decoder it is offered goes unused."""
+    The scorer of the ctc and hybrid pipelines (asr.pipelines.recognizer.Scorer) and the network
+    under dnnhmm's scaled likelihoods; no speaker adaptation, so the `first_pass` decoder it is
+    offered goes unused."""
 
     def __init__(self, model_dir: Path, info: ModelInfo, device: str = "auto", threads: int | None = None):
         model_dir = Path(model_dir)
@@ -229,7 +230,8 @@ NOT_IN_FINGERPRINT = ("device", "threads", "epochs", "patience", "average", "kee
 
 def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternatives: dict | None) -> str:
     """Names the config and data of a training run, so a checkpoint is resumed only by the same run."""
-    keep = {k: v for k, v in config.items() if k in NN_DEFAULTS and k not in NOT_IN_FINGERPRINT}
+    keep = {k: v for k, v in config.items()
+            if (k in NN_DEFAULTS or k == "criterion") and k not in NOT_IN_FINGERPRINT}
     text = json.dumps([keep, sorted(train_targets.items()), sorted(dev_targets.items()),
                        sorted((alternatives or {}).items())], sort_keys=True,
                       default=str)

@@ -315,10 +315,10 @@ class FrameCriterion:
 
 def stretch(alignment: list[int], length: int) -> list[int]:
     """An alignment resampled to `length` frames: cut or padded with its last label when the
-    lengths differ by at most 2 frames (two feature extractors' edge conventions), else stretched
-    to the nearest frame (speed perturbation)."""
+    lengths differ by one frame (two feature extractors' edge conventions: MFCC has one frame more
+    than fbank), else stretched to the nearest frame (speed perturbation)."""
     n = len(alignment)
-    if abs(n - length) <= 2:
+    if abs(n - length) <= 1:
         return list(alignment[:length]) + [alignment[-1]] * max(0, length - n)
     return [alignment[min(int((i + 0.5) * n / length), n - 1)] for i in range(length)]
 

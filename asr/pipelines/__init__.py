@@ -1,4 +1,4 @@
-"""The three pipelines behind one interface: train(...) leaves a model dir, load(...) reads it back.
+"""The pipelines (classic, ctc, hybrid, dnnhmm) behind one interface: train(...) leaves a model dir, load(...) reads it back.
 
 A model directory holds everything needed to transcribe (config, weights, units, lexicon, LM),
 with paths relative to itself; `model.yaml` names the pipeline that reads it.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from asr.errors import AsrError
 from asr.lexicon import Lexicon
 from asr.modeldir import ModelInfo, copy_into, read_model_info, resolve

@@ -68,6 +68,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     exp_dir = start_exp_dir(exp_dir)
 
     scorer = HmmScorer(ali_dir, ali_info)
+    train_data, dev_data = (in_lexicon(d, scorer.lexicon.prons, ali_dir) for d in (train_data, dev_data))
     train_targets, dev_targets = frame_pdfs(scorer, train_data), frame_pdfs(scorer, dev_data)
     log.info("aligned %d of %d training and %d of %d dev utterances with %s", len(train_targets),
              len(train_data.text), len(dev_targets), len(dev_data.text), ali_dir)
@@ -91,6 +92,20 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     info.config = {k: v for k, v in config.items() if k not in ("lm", "feature_cache")}
     tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config, jobs=nj)
     finish_model_dir(exp_dir, info, config)
+
+
+def in_lexicon(data, prons: dict, ali_dir: Path):
+    """The utterances whose words the aligning model's lexicon has (the others cannot be aligned:
+    left out with a warning)."""
+    keep = [u for u in data.utts if all(w in prons for w in data.text.get(u, "").split())]
+    if len(keep) < len(data.utts):
+        log.warning("%s: %d of %d utterances have words missing from %s/lexicon.txt; left out",
+                    data.path, len(data.utts) - len(keep), len(data.utts), ali_dir)
+    if not keep:
+        raise AsrError(f"{data.path}: no utterance has all its words in {ali_dir}'s lexicon")
+    out = data.select(keep)
+    out.path = data.path
+    return out
 
 
 def count_priors(alignments, num_pdfs: int) -> np.ndarray:

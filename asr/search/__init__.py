@@ -1,8 +1,8 @@
 """Search: CTC/HMM beam search over a lexicon with an n-gram LM, shared by every pipeline.
 
-One search serves all three pipelines; only the acoustic scores differ.
+One search serves every pipeline; only the acoustic scores differ.
 
-- `LexiconSearch` (classic and hybrid): flashlight-text's LexiconDecoder in CTC mode over a prefix
+- `LexiconSearch` (classic, hybrid, dnnhmm, ctc's `lexicon` decoder): flashlight-text's LexiconDecoder in CTC mode over a prefix
   tree of word spellings, the word LM (KenLM) applied at word ends with unigram smearing inside
   words. Hybrid: tokens = phones + CTC blank, spellings = lexicon pronunciations.
 - `LexiconFreeSearch` (ctc): characters ("|" between words) or SentencePiece pieces ("▁" prefix),

@@ -25,9 +25,11 @@ train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
   case $pipeline in
     classic|hybrid) sets+=(--set "lexicon=$lang/lexicon.txt" --set "lm=$lm") ;;
     ctc) sets+=(--set "lm=$lm") ;;
-    dnnhmm)
-      require "$(dirname "$4")/classic/model.yaml"
-      sets+=(--set "lm=$lm" --set "alignments=$(dirname "$4")/classic") ;;
+    dnnhmm)  # the classic model beside it; on the whole training set, stage 5's
+      local aligner=$(dirname "$4")/classic
+      [ -f "$aligner/model.yaml" ] || [ "$2" != "$exp/data/train" ] || aligner=$exp/classic
+      require "$aligner/model.yaml"
+      sets+=(--set "lm=$lm" --set "alignments=$aligner") ;;
   esac
   case $pipeline in
     ctc|hybrid|dnnhmm) sets+=(--set "threads=$(job_threads)") ;;
