@@ -444,7 +444,8 @@ def add_model_commands(sub) -> None:
     p.add_argument("data_dir")
     p.add_argument("--out", help="decode dir (default EXP_DIR/decode_<data dir name>)")
     p.add_argument("--nj", type=int, default=1,
-                   help="processes, the data split by speaker (CPU; same output as 1; default 1)")
+                   help="processes, the data split by speaker (by utterance for models without speaker-level "
+                        "normalisation or adaptation); CPU; same output as 1; default 1")
     _add_search_options(p)
     p.set_defaults(func=run_decode)
 

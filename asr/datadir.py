@@ -322,12 +322,14 @@ def select_speakers(data: DataDir, speakers) -> DataDir:
     return data.select([u for u in data.utts if data.utt2spk[u] in keep])
 
 
-def split_by_speaker(data: DataDir, parts: int) -> list[DataDir]:
-    """At most `parts` data dirs, each speaker's utterances in one of them (Kaldi's split_data.sh
-    --per-spk), balanced by utterance count: the largest speakers first, each to the smallest part."""
-    sizes = [0] * max(1, min(parts, len(data.spk2utt)))
+def split_data(data: DataDir, parts: int, by_speaker: bool = True) -> list[DataDir]:
+    """At most `parts` data dirs, balanced by utterance count: the largest groups first, each to
+    the smallest part. `by_speaker`: each speaker's utterances stay together (Kaldi's split_data.sh
+    --per-spk; needed where something is estimated per speaker), else each utterance is a group."""
+    groups = data.spk2utt if by_speaker else {u: [u] for u in data.utts}
+    sizes = [0] * max(1, min(parts, len(groups)))
     members: list[list[str]] = [[] for _ in sizes]
-    for spk, utts in sorted(data.spk2utt.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+    for _, utts in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         i = sizes.index(min(sizes))
         members[i] += utts
         sizes[i] += len(utts)

@@ -66,7 +66,7 @@ class ModelInfo:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(map(str, set(d) - set(known)))
         if unknown:
-            raise AsrError(f"{where}: unknown entr{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(str, unknown))}")
+            raise AsrError(f"{where}: unknown entr{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}")
         for name, value in d.items():
             kind = _ENTRY_KINDS.get(name)
             if kind is not None and value is not None and not isinstance(value, kind):

@@ -111,7 +111,7 @@ def test_write_model_info_refuses_a_named_file_that_is_not_there(tmp_path):
 def test_trained_models_record_checksums_and_pass_the_check(yesno_exp, capsys):
     from asr.cli import main
 
-    for pipeline in ("classic", "ctc", "hybrid"):
+    for pipeline in ("classic", "ctc", "hybrid", "dnnhmm"):
         info = read_model_info(yesno_exp / pipeline)
         assert set(info.checksums) == set(model_files(info)), pipeline
         assert main(["info", str(yesno_exp / pipeline), "--check"]) == 0

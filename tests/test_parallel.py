@@ -6,18 +6,20 @@ import os
 
 import pytest
 
-from asr.datadir import DataDir, read_datadir, split_by_speaker, write_datadir
+from asr.datadir import DataDir, read_datadir, split_data, write_datadir
 from asr.parallel import map_forked
 
 
-def test_split_by_speaker_keeps_speakers_whole_and_balances():
+def test_split_keeps_speakers_whole_and_balances():
     utt2spk = {f"{spk}-{i}": spk for spk, n in (("a", 5), ("b", 3), ("c", 2), ("d", 2)) for i in range(n)}
     data = DataDir(wav={u: f"{u}.wav" for u in utt2spk}, text={u: "X" for u in utt2spk}, utt2spk=utt2spk)
-    parts = split_by_speaker(data, 2)
+    parts = split_data(data, 2)
     assert sorted(u for p in parts for u in p.utts) == data.utts  # every utterance once
     assert [sorted(set(p.utt2spk.values())) for p in parts] == [["a", "d"], ["b", "c"]]  # 5+2, 3+2
     assert [len(p) for p in parts] == [7, 5]
-    assert len(split_by_speaker(data, 10)) == 4  # never more parts than speakers
+    assert len(split_data(data, 10)) == 4  # never more parts than speakers
+    by_utt = split_data(data, 5, by_speaker=False)  # one speaker's utterances may part
+    assert [len(p) for p in by_utt] == [3, 3, 2, 2, 2] and sorted(u for p in by_utt for u in p.utts) == data.utts
 
 
 def test_forked_map_returns_what_a_loop_returns_in_order():
@@ -54,6 +56,21 @@ def test_decoding_with_two_jobs_equals_one(yesno_exp, speakers, tmp_path, system
     two = decode_datadir(yesno_exp / system, speakers, tmp_path / "two", device="cpu", jobs=2)
     for name in ("hyp.txt", "ctm"):
         assert (one / name).read_text() == (two / name).read_text(), name
+
+
+def test_one_speaker_splits_by_utterance_where_the_model_allows(yesno_exp, tmp_path):
+    """yesno is one speaker: the ctc model (per-utterance CMVN) still decodes it in 2 processes,
+    the classic model (per-speaker CMVN) in one; both as one job does."""
+    from asr.pipelines import load
+    from asr.pipelines.decode import decode_datadir
+
+    test = read_datadir(yesno_exp / "data" / "test")
+    for system, parts in (("ctc", 2), ("classic", 1)):
+        scorer = load(yesno_exp / system).scorer
+        assert len(split_data(test, 2, by_speaker=scorer.speaker_level)) == parts, system
+    one = decode_datadir(yesno_exp / "ctc", yesno_exp / "data" / "test", tmp_path / "one", device="cpu")
+    two = decode_datadir(yesno_exp / "ctc", yesno_exp / "data" / "test", tmp_path / "two", device="cpu", jobs=2)
+    assert (one / "hyp.txt").read_text() == (two / "hyp.txt").read_text()
 
 
 def test_tuning_with_two_jobs_equals_one(yesno_exp):

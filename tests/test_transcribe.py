@@ -13,7 +13,7 @@ from asr.cli import main
 from asr.errors import AsrError
 from asr.scoring import wer
 
-PIPELINES = ("classic", "ctc", "hybrid")
+PIPELINES = ("classic", "ctc", "hybrid", "dnnhmm")
 WORDS = {"0": "NO", "1": "YES"}
 
 

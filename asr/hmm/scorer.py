@@ -55,6 +55,7 @@ class HmmScorer:
             self.feature_transform = SplicedTransform.load(resolve(model_dir, files["lda"], "lda"))
         self.lexicon = Lexicon.read(resolve(model_dir, files.get("lexicon"), "lexicon"))
         self.tokens, self.blank, self.spellings = pdf_tokens(self.model.tree, self.lexicon)
+        self.speaker_level = self.features.cmvn == "speaker" or self.si_model is not None
 
     def transform(self, feats: np.ndarray) -> np.ndarray:
         """The model's feature transform (LDA+MLLT of spliced cepstra), if it has one."""

@@ -134,8 +134,8 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
 
     torch.manual_seed(train_cfg.seed)  # the initial weights
     model = CtcModel(model_config(config, num_outputs, frames_per_output=SUBSAMPLING if frames else 1))
-    fingerprint = _fingerprint({**config, "criterion": vars(criterion) if criterion else "ctc"},
-                               train_targets, dev_targets, alternatives)
+    fingerprint = _fingerprint(config, train_targets, dev_targets, alternatives,
+                               vars(criterion) if criterion else "ctc")
     summary = train_model(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
                           device=config["device"], fingerprint=fingerprint, criterion=criterion)
     save_weights(model.state_dict(), exp_dir / WEIGHTS_FILE)
@@ -203,6 +203,7 @@ class NeuralScorer:
         self.sample_rate = self.features.sample_rate
         self.min_samples = self.features.frame_samples  # shorter audio has no feature frame
         self.frame_seconds = float(info.frame_seconds or FRAME_SECONDS)
+        self.speaker_level = self.features.cmvn == "speaker"
 
     @torch.no_grad()
     def datadir_scores(self, data: DataDir, first_pass=None) -> dict[str, np.ndarray]:
@@ -228,11 +229,12 @@ class NeuralScorer:
 NOT_IN_FINGERPRINT = ("device", "threads", "epochs", "patience", "average", "keep_checkpoints", "feature_cache")
 
 
-def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternatives: dict | None) -> str:
-    """Names the config and data of a training run, so a checkpoint is resumed only by the same run."""
-    keep = {k: v for k, v in config.items()
-            if (k in NN_DEFAULTS or k == "criterion") and k not in NOT_IN_FINGERPRINT}
-    text = json.dumps([keep, sorted(train_targets.items()), sorted(dev_targets.items()),
+def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternatives: dict | None,
+                 criterion) -> str:
+    """Names the config, criterion and data of a training run, so a checkpoint is resumed only by
+    the same run."""
+    keep = {k: v for k, v in config.items() if k in NN_DEFAULTS and k not in NOT_IN_FINGERPRINT}
+    text = json.dumps([keep, criterion, sorted(train_targets.items()), sorted(dev_targets.items()),
                        sorted((alternatives or {}).items())], sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()

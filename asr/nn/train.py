@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -289,38 +290,40 @@ class FrameCriterion:
         self.label_smoothing = label_smoothing
 
     def loss(self, log_probs, out_lengths, in_lengths, examples: list[Example]) -> torch.Tensor:
-        total = log_probs.new_zeros(())
-        for i, (target, n) in enumerate(self._targets(log_probs, out_lengths, in_lengths, examples)):
-            total = total + torch.nn.functional.cross_entropy(
-                log_probs[i, :n], target, label_smoothing=self.label_smoothing, reduction="sum")
-        return total
+        targets = self._targets(log_probs, out_lengths, in_lengths, examples)
+        return torch.nn.functional.cross_entropy(log_probs.transpose(1, 2), targets, ignore_index=NO_TARGET,
+                                                 label_smoothing=self.label_smoothing, reduction="sum")
 
     def choose(self, log_probs, out_lengths, examples: list[Example]) -> None:
         pass  # one alignment per utterance
 
     def errors(self, log_probs, out_lengths, in_lengths, examples: list[Example]) -> tuple[int, int]:
-        errors = frames = 0
-        for i, (target, n) in enumerate(self._targets(log_probs, out_lengths, in_lengths, examples)):
-            errors += int((log_probs[i, :n].argmax(-1) != target).sum())
-            frames += n
-        return errors, frames
+        targets = self._targets(log_probs, out_lengths, in_lengths, examples)
+        scored = targets != NO_TARGET
+        return int((log_probs.argmax(-1)[scored] != targets[scored]).sum()), int(scored.sum())
 
     @staticmethod
-    def _targets(log_probs, out_lengths, in_lengths, examples):
-        for ex, n_out, n_in in zip(examples, out_lengths.tolist(), in_lengths.tolist()):
-            target = stretch(ex.targets, n_in)
+    def _targets(log_probs, out_lengths, in_lengths, examples) -> torch.Tensor:
+        """(B, T') targets of the output frames, NO_TARGET past each utterance's end."""
+        targets = torch.full(log_probs.shape[:2], NO_TARGET, dtype=torch.long)
+        for i, (ex, n_out, n_in) in enumerate(zip(examples, out_lengths.tolist(), in_lengths.tolist())):
             n = min(n_out, n_in)
-            yield torch.tensor(target[:n], dtype=torch.long, device=log_probs.device), n
+            targets[i, :n] = torch.from_numpy(stretch(ex.targets, n_in)[:n])
+        return targets.to(log_probs.device)
 
 
-def stretch(alignment: list[int], length: int) -> list[int]:
+NO_TARGET = -100  # cross_entropy's ignore_index: padding frames
+
+
+def stretch(alignment: list[int], length: int) -> np.ndarray:
     """An alignment resampled to `length` frames: cut or padded with its last label when the
     lengths differ by one frame (two feature extractors' edge conventions: MFCC has one frame more
     than fbank), else stretched to the nearest frame (speed perturbation)."""
+    alignment = np.asarray(alignment, dtype=np.int64)
     n = len(alignment)
     if abs(n - length) <= 1:
-        return list(alignment[:length]) + [alignment[-1]] * max(0, length - n)
-    return [alignment[min(int((i + 0.5) * n / length), n - 1)] for i in range(length)]
+        return np.concatenate([alignment[:length], np.repeat(alignment[-1:], max(0, length - n))])
+    return alignment[np.minimum(((np.arange(length) + 0.5) * n / length).astype(np.int64), n - 1)]
 
 
 Criterion = CtcCriterion | FrameCriterion

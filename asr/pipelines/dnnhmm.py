@@ -28,6 +28,8 @@ from asr.modeldir import MODEL_FILE, ModelInfo, copy_into, read_model_info, reso
 from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info, read_train_dev,
                              train_acoustic_model)
 from asr.nn.train import FrameCriterion
+from asr.hmm.model import TREE_FILE
+from asr.pipelines.classic import LEXICON_FILE
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.training import start_exp_dir
@@ -80,14 +82,14 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
 
     with atomic_write(exp_dir / PRIORS_FILE) as f:
         f.writelines(f"{p:.8f}\n" for p in log_priors)
-    scorer.model.tree.save(exp_dir / "tree.json")
-    scorer.lexicon.write(exp_dir / "lexicon.txt")
+    scorer.model.tree.save(exp_dir / TREE_FILE)
+    scorer.lexicon.write(exp_dir / LEXICON_FILE)
     info = ModelInfo(pipeline="dnnhmm", **model_info(config, model, summary),
                      units={"kind": "hmm-pdfs", "size": num_pdfs, "silence_pdf": 0,
                             "phones": scorer.model.tree.phones, "aligned_with": ali_dir.name,
                             "aligner": ali_info.units},
                      decoding={k: config[k] for k in DECODING_KEYS if k in config})
-    info.files.update(tree="tree.json", lexicon="lexicon.txt", priors=PRIORS_FILE)
+    info.files.update(tree=TREE_FILE, lexicon=LEXICON_FILE, priors=PRIORS_FILE)
     info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
     info.config = {k: v for k, v in config.items() if k not in ("lm", "feature_cache")}
     tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config, jobs=nj)
@@ -125,6 +127,7 @@ class ScaledLikelihoods:
         self.sample_rate = network.sample_rate
         self.min_samples = network.min_samples
         self.frame_seconds = network.frame_seconds
+        self.speaker_level = network.speaker_level
 
     def scores(self, samples: np.ndarray, first_pass=None) -> np.ndarray:
         return self.network.scores(samples) - self.offset

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from asr.datadir import DataDir, split_by_speaker
+from asr.datadir import DataDir, split_data
 from asr.errors import AsrError
 from asr.modeldir import ModelInfo
 from asr.parallel import map_forked
@@ -43,6 +43,7 @@ class Scorer(Protocol):
     sample_rate: int  # audio is expected at this rate
     min_samples: int  # shorter audio has no frame to score
     frame_seconds: float  # one row of the score matrix
+    speaker_level: bool  # normalises or adapts per speaker (a data dir splits by speaker)
 
     def scores(self, samples: np.ndarray, first_pass: FirstPass) -> np.ndarray: ...
 
@@ -106,10 +107,11 @@ class Recognizer:
 
     def recognize_datadir(self, data: DataDir, nbest: int = 1, jobs: int = 1) -> dict[str, list[Hypothesis]]:
         """Every utterance of a data dir (speaker-level normalisation and adaptation where the
-        model has them); with `jobs` > 1 split by speaker over forked processes, same results
-        (CPU models: a process forked after CUDA starts cannot use it)."""
+        model has them); with `jobs` > 1 split over forked processes, by speaker where the scorer
+        works per speaker, same results (CPU models: a process forked after CUDA starts cannot use it)."""
         if jobs > 1:
-            parts = map_forked(lambda part: self.recognize_datadir(part, nbest), split_by_speaker(data, jobs), jobs)
+            split = split_data(data, jobs, by_speaker=self.scorer.speaker_level)
+            parts = map_forked(lambda part: self.recognize_datadir(part, nbest), split, jobs)
             return {utt: part[utt] for part in parts for utt in sorted(part)}
         scores = self.scorer.datadir_scores(data, self.first_pass)
         return {utt: self.decode(s, nbest) for utt, s in tqdm(scores.items(), desc="decode", unit="utt")}
