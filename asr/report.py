@@ -20,7 +20,11 @@ points carry no system). `curve_points(decode_dirs)` reads them from decode dirs
 system after its model directory, so the sizes of one system live in different parents
 (`curve/0.1h/classic`, `curve/0.2h/classic`); `compare(..., curve_points=...)` adds the plot and
 the sentence to the report. Curves are compared by linear interpolation in log hours between
-measured sizes, never extrapolated.
+measured sizes, never extrapolated, by that sentence; beside it the report fits each curve with
+asr.learning_law (WER(h) = a * h^-b + c, bootstrap intervals over test utterances when every size
+has per_utt.json, else over the fit's residuals), draws the fitted laws with 95% bands past the
+measured range, and adds tables of the fitted laws, predicted crossovers and a hold-out check
+(`laws.json` holds the same numbers).
 """
 from __future__ import annotations
 
@@ -28,11 +32,12 @@ import base64
 import html
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from asr import learning_law
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.modeldir import MODEL_FILE, read_model_info  # model dir: the decode dir's parent
@@ -46,6 +51,9 @@ P_RESOLUTION = 0.001  # one over the 1000 bootstrap resamples: smaller p-values 
 PIPELINE_COLOURS = {"classic": "#1f77b4", "dnnhmm": "#9467bd", "hybrid": "#2ca02c", "ctc": "#d62728"}
 OTHER_COLOUR = "#7f7f7f"
 LINE_STYLES = ("-", "--", ":", "-.")  # learning curves of several systems of one pipeline
+PLOT_MAX_HOURS = 1000.0  # fitted laws drawn up to a thousand hours (further to a stated crossover)
+PLOT_GRID = 200  # log-spaced hours per drawn law
+TICK_GAP = 1.15  # a measured size gets its own tick when 15% above the last ticked one
 
 
 @dataclass
@@ -265,10 +273,60 @@ def curve_points(decode_dirs) -> list[dict]:
     return points
 
 
-def plot_learning_curves(points: list[dict], out_png) -> Path:
+def _per_utterance(pts: list[dict]) -> tuple[list[list[int]] | None, list[int] | None, str]:
+    """Per-utterance errors (sizes x utterances) and words of a curve's points from the per_utt.json
+    beside each point's scores, or (None, None, why not) when a size has none or the test sets differ."""
+    paths = [Path(p["decode_dir"]) / "per_utt.json" if p.get("decode_dir") else None for p in pts]
+    if not all(path is not None and path.is_file() for path in paths):
+        return None, None, "no per-utterance scores"
+    per_utt = [_read_json(path) for path in paths]
+    utts = sorted(per_utt[0])
+    words = [per_utt[0][u]["words"] for u in utts]
+    if any(sorted(scored) != utts or [scored[u]["words"] for u in utts] != words for scored in per_utt):
+        return None, None, "sizes scored on different test sets"
+    return [[scored[u]["errors"] for u in utts] for scored in per_utt], words, ""
+
+
+def law_curves(points: list[dict]) -> tuple[list[learning_law.Curve], dict[str, str]]:
+    """The points as curves for asr.learning_law, with per-utterance scores where every size has
+    them on one test set; and, per curve without them, why (for the report)."""
+    curves, why_not = [], {}
+    for name, pts in _curves(points).items():
+        errors, words, why = _per_utterance(pts)
+        if why:
+            why_not[name] = why
+        curves.append(learning_law.make_curve(name, [p["hours"] for p in pts], [p["wer"] for p in pts],
+                                              errors, words))
+    return curves, why_not
+
+
+def _plot_hours_max(curves: dict[str, list[dict]], analysis) -> float:
+    """Where the drawn laws end: PLOT_MAX_HOURS, or further to show a stated crossover."""
+    largest = max(p["hours"] for pts in curves.values() for p in pts)
+    stated = [x.fitted[0] for x in analysis.crossovers if x.verdict == "crosses"]
+    return max([PLOT_MAX_HOURS, 2 * largest] + [2 * h for h in stated if h < analysis.max_hours])
+
+
+def _hour_ticks(curves: dict[str, list[dict]], x_max: float | None) -> list[float]:
+    """The measured sizes (two significant digits) and, past them, the decades up to x_max."""
+    measured = sorted({float(f"{p['hours']:.2g}") for pts in curves.values() for p in pts})
+    ticks = measured[:1]
+    for h in measured[1:]:
+        if h > TICK_GAP * ticks[-1]:  # 0.068 and 0.07 h would print over each other
+            ticks.append(h)
+    if x_max:
+        ticks += [10.0 ** k for k in range(-3, 6) if 2 * measured[-1] < 10.0 ** k <= x_max]
+    return ticks
+
+
+def plot_learning_curves(points: list[dict], out_png, analysis=None) -> Path:
     """WER against training hours (log x), one line per system with its 95% interval band; systems
-    of one pipeline share its colour and differ in line style."""
+    of one pipeline share its colour and differ in line style. With an asr.learning_law Analysis, a
+    fitted curve is drawn as its law, with its 95% bootstrap band, past the measured sizes, and the
+    measured points as dots with their 95% intervals."""
     curves = _curves(points)
+    fitted = {f.name: f for f in analysis.usable()} if analysis else {}
+    x_max = _plot_hours_max(curves, analysis) if fitted else None
     plt = _pyplot()
     from matplotlib.ticker import NullFormatter
 
@@ -276,31 +334,61 @@ def plot_learning_curves(points: list[dict], out_png) -> Path:
     try:
         seen: list[str] = []
         for name, pts in curves.items():
-            hours = [p["hours"] for p in pts]
             pipeline = pts[0].get("pipeline", name)
             colour = _colour(pipeline)
             style = LINE_STYLES[seen.count(pipeline) % len(LINE_STYLES)]
             seen.append(pipeline)
-            ax.plot(hours, [p["wer"] for p in pts], marker="o", color=colour, linestyle=style, label=name)
-            banded = [p for p in pts if p.get("ci95") and None not in p["ci95"]]
-            if banded:
-                ax.fill_between([p["hours"] for p in banded], [p["ci95"][0] for p in banded],
-                                [p["ci95"][1] for p in banded], color=colour, alpha=0.2, linewidth=0)
+            if name in fitted:
+                _plot_law(ax, name, pts, fitted[name], colour, style, x_max)
+            else:
+                _plot_measured(ax, name, pts, colour, style)
         ax.set_xscale("log")
         # ticks at the measured sizes, as plain numbers (0.2 rather than 2x10^-1)
-        ax.set_xticks(sorted({float(f"{p['hours']:.2g}") for pts in curves.values() for p in pts}))
+        ax.set_xticks(_hour_ticks(curves, x_max))
         ax.xaxis.set_major_formatter(_plain_number_formatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("training data (hours, log scale)")
         ax.set_ylabel("WER (%)")
-        ax.set_title("Learning curves: WER against training hours (bands: 95% intervals)")
-        ax.set_ylim(bottom=0)
+        if fitted:
+            ax.set_title("Learning curves: measured WER (bars: 95% intervals), fitted laws (bands: 95%)")
+            # the measured points set the height; a band that widens past them is cut off
+            top = max(max(p["wer"], p["ci95"][1]) if _has_interval(p) else p["wer"] for p in points)
+            ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)
+        else:
+            ax.set_title("Learning curves: WER against training hours (bands: 95% intervals)")
+            ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3, which="both")
         ax.legend()
         fig.tight_layout()
         return _save(fig, out_png)
     finally:
         plt.close(fig)
+
+
+def _plot_measured(ax, name: str, pts: list[dict], colour: str, style: str) -> None:
+    """Measured points joined by straight lines, their 95% intervals as a band."""
+    ax.plot([p["hours"] for p in pts], [p["wer"] for p in pts], marker="o", color=colour,
+            linestyle=style, label=name)
+    banded = [p for p in pts if _has_interval(p)]
+    if banded:
+        ax.fill_between([p["hours"] for p in banded], [p["ci95"][0] for p in banded],
+                        [p["ci95"][1] for p in banded], color=colour, alpha=0.2, linewidth=0)
+
+
+def _plot_law(ax, name: str, pts: list[dict], fit, colour: str, style: str, x_max: float) -> None:
+    """Measured points with their intervals, the fitted law from the smallest size to x_max, and
+    the law's 95% bootstrap band (none when the fit has no bootstrap)."""
+    hours = [p["hours"] for p in pts]
+    wers = [p["wer"] for p in pts]
+    below = [p["wer"] - p["ci95"][0] if _has_interval(p) else 0.0 for p in pts]
+    above = [p["ci95"][1] - p["wer"] if _has_interval(p) else 0.0 for p in pts]
+    ax.errorbar(hours, wers, yerr=[below, above], fmt="o", color=colour, capsize=3)
+    grid = np.geomspace(hours[0], x_max, PLOT_GRID)
+    label = f"{name}: {fit.fit.law.text()}" + (" (does not fit)" if fit.misfit else "")
+    ax.plot(grid, fit.fit.law.wer(grid), color=colour, linestyle=style, label=label)
+    limits = learning_law.band(fit.boot, grid) if fit.boot else None
+    if limits is not None:
+        ax.fill_between(grid, limits[0], limits[1], color=colour, alpha=0.15, linewidth=0)
 
 
 def _plain_number_formatter():
@@ -347,8 +435,12 @@ def _pair_crossing(name_a: str, a: list[dict], name_b: str, b: list[dict]) -> st
                 f"{first_better} has the lower WER throughout ({gap:.1f} points apart at {_hours(grid[nonzero[-1][0]])}).")
     where = ", ".join(f"about {_hours(h)}" for h in crossings)
     times = "once" if len(crossings) == 1 else f"{len(crossings)} times"
-    return (f"{name_a} and {name_b} cross {times}, at {where} (interpolated in log hours): "
-            f"{first_better} is better below, {last_better} above"
+    if first_better == last_better:  # crossed and crossed back
+        other = name_b if first_better == name_a else name_a
+        order = f"{first_better} is better below the first and above the last, {other} between"
+    else:
+        order = f"{first_better} is better below, {last_better} above"
+    return (f"{name_a} and {name_b} cross {times}, at {where} (interpolated in log hours): {order}"
             f" ({gap:.1f} points ahead at {_hours(grid[nonzero[-1][0]])}).")
 
 
@@ -359,6 +451,153 @@ def crossing_sentence(points: list[dict]) -> str:
         return "Only one system was measured: there are no curves to compare."
     return " ".join(_pair_crossing(a, curves[a], b, curves[b])
                     for a, b in itertools.combinations(curves, 2))
+
+
+# ---------------------------------------------------------------- fitted laws (asr.learning_law)
+
+@dataclass
+class Section:
+    """A titled part of the report: a paragraph, a table and bullet points (any may be empty)."""
+    title: str
+    text: str
+    header: tuple[str, ...] = ()
+    rows: list[list[str]] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+
+
+def _with_interval(value: float, interval, spec: str) -> str:
+    if interval is None:
+        return format(value, spec)
+    return f"{format(value, spec)} ({format(interval[0], spec)} to {format(interval[1], spec)})"
+
+
+METHOD_LABELS = {"utterances": "test utterances", "residuals": "fit residuals"}  # learning_law bootstraps
+
+
+def _bootstrap_label(f, why_not: dict[str, str]) -> str:
+    """How the intervals of a curve were made, in a few words."""
+    if f.boot is None:
+        return ""
+    if f.boot.method == "residuals":
+        return f"{METHOD_LABELS['residuals']} ({why_not.get(f.name, 'no per-utterance scores')})"
+    if f.boot.method == "none":
+        return f"none: {f.boot.note}"
+    return METHOD_LABELS.get(f.boot.method, f.boot.method)
+
+
+def law_section(analysis, why_not: dict[str, str]) -> Section:
+    law = learning_law
+    text = (f"{law.LAW}, h in hours, fitted by least squares to each system's measured sizes with a >= 0, "
+            f"{law.B_MIN:g} <= b <= {law.B_MAX:g} and 0 <= c <= the lowest measured WER (c is the floor "
+            f"the curve tends to). In brackets: 95% intervals from {analysis.replicates} bootstrap "
+            f"replicates (seed {analysis.seed}), each refitted, over the test utterances where every size "
+            "has per-utterance scores (this measures test-set sampling, not the spread between training "
+            "runs), else over the fit's residuals (rough: 4-5 sizes leave 1-2 degrees of freedom). "
+            "Failed: replicates whose fit did not converge, left out of the intervals. "
+            "At bound: parameters that a constraint, not the data, decided. A law that misses the "
+            "measured WERs by more than their test-set noise allows (squared misses over the bootstrap "
+            f"variance above the chi-square limit at p={law.MISFIT_P:g}) does not fit, and no crossover "
+            "or reach is predicted from it.")
+    rows = []
+    for f in analysis.fits:
+        sizes = str(len(f.curve.hours))
+        if f.boot is None:
+            rows.append([f.name, sizes, "", "", "", "", "", "", f.note])
+            continue
+        failed = f"{f.boot.failed}/{len(f.boot.params)}" if len(f.boot.params) else ""
+        rows.append([f.name, sizes,
+                     _with_interval(f.fit.law.a, f.interval("a"), ".3g"),
+                     _with_interval(f.fit.law.b, f.interval("b"), ".2f"),
+                     _with_interval(f.fit.law.c, f.interval("c"), ".2f"),
+                     f"{f.fit.rms:.2f}", _bootstrap_label(f, why_not), failed,
+                     "; ".join(filter(None, [" ".join(f.fit.at_bound),
+                                             f.misfit and f"does not fit: {f.misfit}"]))])
+    return Section("Fitted learning curves", text,
+                   ("System", "Sizes", "a", "b", "c (floor, %)", "RMS residual (points)", "Intervals from",
+                    "Failed", "At bound / note"), rows)
+
+
+def _hours_or_blank(h) -> str:
+    return learning_law.format_hours(h) if h is not None else ""
+
+
+def crossover_section(analysis) -> Section:
+    law = learning_law
+    text = (f"Each pair searched from the larger of its two smallest measured sizes to "
+            f"{law.format_hours(analysis.max_hours)}, on {law.GRID_POINTS} log-spaced sizes. "
+            f"The rule: a crossover is stated when the fitted curves cross in that range, at least "
+            f"{100 * law.AGREEMENT:.0f}% of the bootstrap replicates cross in it too, the 95% interval of "
+            f"their crossing hours covers less than {100 * law.WIDE:.0f}% of the range (in log hours), "
+            "and the 95% band of the difference between the two curves shows each system better on its "
+            "side of the crossing; "
+            f"'none in range' when the fitted curves do not cross and at least {100 * law.AGREEMENT:.0f}% of "
+            "replicates agree; otherwise the data cannot tell. Reach: how far past the largest size both "
+            "were measured at the 95% band of the difference between the two curves still excludes zero.")
+    rows = []
+    for x in analysis.crossovers:
+        share = f"{100 * x.share:.0f}% of {x.replicates}" if x.share is not None else "no replicates"
+        interval = (f"{law.format_hours(x.interval[0])} to {law.format_hours(x.interval[1])}"
+                    if x.interval else "")
+        reach = (_hours_or_blank(x.reach) + (f" ({x.reach_better} better)" if x.reach_better else "")
+                 if x.reach is not None else "none")
+        rows.append([f"{x.a} vs {x.b}", ", ".join(map(law.format_hours, x.fitted)) or "none",
+                     share, _hours_or_blank(x.median), interval, x.verdict, reach])
+    bullets = [f"{x.sentence} {x.reach_sentence}" for x in analysis.crossovers]
+    if not analysis.crossovers:
+        text = "No pair of fitted curves to compare."
+    return Section("Predicted crossovers", text,
+                   ("Pair", "Fitted curves cross at", "Replicates crossing", "Their median",
+                    "Their 95% interval", "Verdict", "Reach"), rows, bullets)
+
+
+def validation_section(analysis) -> Section:
+    text = ("Each law fitted again without its largest size, then asked to predict it. Covered: the "
+            "measured WER lies inside the 95% band of the predicted curve there (a band of the curve; "
+            "the held-out point's own test-set noise, its interval in the plot, is not in it).")
+    rows = []
+    for v in analysis.validations:
+        interval = f"{v.interval[0]:.2f} to {v.interval[1]:.2f}" if v.interval else ""
+        covered = {True: "yes", False: "no", None: ""}[v.covered]
+        rows.append([v.name, learning_law.format_hours(v.hours), f"{v.measured:.2f}",
+                     _fmt(v.predicted, ".2f", "n/a"), _fmt(v.error, "+.2f"), interval, covered,
+                     v.note or METHOD_LABELS.get(v.method, v.method)])
+    if not rows:
+        text = (f"Not possible: no curve has the {learning_law.MIN_SIZES + 1} sizes needed "
+                f"(fitting {learning_law.MIN_SIZES} parameters to what is left).")
+    return Section("Hold-out check: predict the largest size", text,
+                   ("System", "Held out", "Measured WER %", "Predicted %", "Error (points)",
+                    "95% interval", "Covered", "Intervals from / note"), rows)
+
+
+def law_sections(analysis, why_not: dict[str, str]) -> list[Section]:
+    """The fitted laws, the predicted crossovers and the hold-out check as report sections."""
+    if all(f.fit is None for f in analysis.fits):
+        return [Section("Fitted learning curves",
+                        f"Not fitted: every curve has fewer than {learning_law.MIN_SIZES} sizes, and "
+                        f"{learning_law.LAW} has {learning_law.MIN_SIZES} parameters.")]
+    return [law_section(analysis, why_not), crossover_section(analysis), validation_section(analysis)]
+
+
+def _markdown_section(section: Section) -> list[str]:
+    lines = ["", f"### {section.title}", "", section.text]
+    if section.rows:
+        lines += ["", "| " + " | ".join(section.header) + " |", "|" + "|".join("---" for _ in section.header) + "|"]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in section.rows]
+    if section.bullets:
+        lines += [""] + [f"- {b}" for b in section.bullets]
+    return lines
+
+
+def _html_section(section: Section) -> list[str]:
+    e = html.escape
+    parts = [f"<h3>{e(section.title)}</h3>", f"<p>{e(section.text)}</p>"]
+    if section.rows:
+        head = "".join(f"<th>{e(h)}</th>" for h in section.header)
+        body = "\n".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in section.rows)
+        parts.append(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>")
+    if section.bullets:
+        parts.append("<ul>" + "".join(f"<li>{e(b)}</li>" for b in section.bullets) + "</ul>")
+    return parts
 
 
 # ---------------------------------------------------------------- tables and documents
@@ -395,7 +634,7 @@ def wer_line(row: dict, scores: dict) -> str:
             f"{scores['del']} del, {scores['sub']} sub ] {row['system']}")
 
 
-def markdown(rows, systems, pairs, bars_png: str, curves: tuple[str, str] | None) -> str:
+def markdown(rows, systems, pairs, bars_png: str, curves: tuple[str, str, list[Section]] | None) -> str:
     lines = ["# ASR comparison", "", "| " + " | ".join(TABLE_HEADER) + " |",
              "|" + "|".join("---" for _ in TABLE_HEADER) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in table_cells(r)) + " |" for r in rows]
@@ -406,8 +645,10 @@ def markdown(rows, systems, pairs, bars_png: str, curves: tuple[str, str] | None
               "bootstrap over utterances (Bisani & Ney 2004).", ""]
     lines += [f"- {pair_sentence(t)}" for t in pairs] or ["- (one system: nothing to compare)"]
     if curves:
-        png, sentence = curves
+        png, sentence, sections = curves
         lines += ["", "## Learning curves", "", f"![Learning curves]({png})", "", sentence]
+        for section in sections:
+            lines += _markdown_section(section)
     return "\n".join(lines) + "\n"
 
 
@@ -427,7 +668,7 @@ pre { background: #f6f6f6; padding: 0.6em; }
 """
 
 
-def html_page(rows, systems, pairs, bars_png: Path, curves: tuple[Path, str] | None) -> str:
+def html_page(rows, systems, pairs, bars_png: Path, curves: tuple[Path, str, list[Section]] | None) -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in TABLE_HEADER)
     body = "\n".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in table_cells(r)) + "</tr>" for r in rows)
@@ -445,8 +686,10 @@ def html_page(rows, systems, pairs, bars_png: Path, curves: tuple[Path, str] | N
         else "<p>One system: nothing to compare.</p>",
     ]
     if curves:
-        png, sentence = curves
+        png, sentence, sections = curves
         parts += ["<h2>Learning curves</h2>", _img(png, "WER against training hours"), f"<p>{e(sentence)}</p>"]
+        for section in sections:
+            parts += _html_section(section)
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
@@ -461,8 +704,10 @@ def _write_json(path: Path, obj) -> Path:
     return _write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
-def compare(decode_dirs, out_dir, curve_points: list[dict] | None = None) -> dict[str, Path]:
-    """Write the comparison report of the decode dirs (and learning curves, if given) to out_dir."""
+def compare(decode_dirs, out_dir, curve_points: list[dict] | None = None,
+            replicates: int = learning_law.REPLICATES) -> dict[str, Path]:
+    """Write the comparison report of the decode dirs (and learning curves, if given, with their
+    fitted laws from `replicates` bootstrap replicates each) to out_dir."""
     systems = load_systems(decode_dirs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -476,10 +721,14 @@ def compare(decode_dirs, out_dir, curve_points: list[dict] | None = None) -> dic
     curves_md = curves_html = None
     if curve_points:
         paths["curves"] = _write_json(out / "curves.json", curve_points)
-        paths["curves_plot"] = plot_learning_curves(curve_points, out / "learning_curves.png")
+        curves, why_not = law_curves(curve_points)
+        analysis = learning_law.analyse(curves, replicates=replicates)
+        paths["laws"] = _write_json(out / "laws.json", analysis.to_json())
+        paths["curves_plot"] = plot_learning_curves(curve_points, out / "learning_curves.png", analysis)
         sentence = crossing_sentence(curve_points)
-        curves_md = (paths["curves_plot"].name, sentence)
-        curves_html = (paths["curves_plot"], sentence)
+        sections = law_sections(analysis, why_not)
+        curves_md = (paths["curves_plot"].name, sentence, sections)
+        curves_html = (paths["curves_plot"], sentence, sections)
     paths["markdown"] = _write_text(out / "report.md",
                                     markdown(rows, systems, pairs, paths["wer_plot"].name, curves_md))
     paths["html"] = _write_text(out / "report.html",

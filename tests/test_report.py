@@ -10,7 +10,7 @@ import yaml
 
 from asr import cli
 from asr.errors import AsrError
-from asr.report import compare, crossing_sentence, plot_learning_curves
+from asr.report import compare, crossing_sentence, curve_points, plot_learning_curves
 from asr.scoring import score, write_scores
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -234,3 +234,41 @@ def test_cli_compare_with_learning_curve_from_decode_dirs(tmp_path, an4_refs, ca
     (tmp_path / "0.2h" / "classic" / "model.yaml").write_text("pipeline: classic\n")
     assert cli.main(["compare", str(dirs[1]), "--curves", *map(str, dirs), "--out", str(out)]) == 1
     assert "model.yaml: needs 'pipeline' and 'train: hours'" in capsys.readouterr().err
+
+
+def test_report_fits_laws_to_curves_with_per_utterance_scores(tmp_path, an4_refs):
+    """Four sizes per system, decoded and scored for real: the report fits each curve over
+    resampled test utterances, states crossovers by its rule and holds out the largest size."""
+    dirs = []
+    for system, everies in [("classic", (3, 5, 8, 12)), ("ctc", (2, 3, 5, 9))]:
+        for hours, every in zip((0.1, 0.2, 0.4, 0.8), everies):
+            dirs.append(make_decode_dir(tmp_path, f"{hours}h/{system}", an4_refs, degrade(an4_refs, every),
+                                        model={"pipeline": system, "train": {"hours": hours}}))
+    out = tmp_path / "out"
+    compare([dirs[3], dirs[7]], out, curve_points=curve_points(dirs), replicates=100)
+    laws = json.loads((out / "laws.json").read_text())
+    assert [(f["system"], f["method"], len(f["hours"])) for f in laws["fits"]] == [
+        ("classic", "utterances", 4), ("ctc", "utterances", 4)]
+    (pair,) = laws["crossovers"]
+    assert pair["verdict"] in ("crosses", "none in range", "cannot tell") and pair["replicates"] == 100
+    assert [v["system"] for v in laws["validations"]] == ["classic", "ctc"]
+    assert all(v["hours"] == 0.8 and v["predicted"] is not None for v in laws["validations"])
+    md = (out / "report.md").read_text()
+    for heading in ("### Fitted learning curves", "### Predicted crossovers", "### Hold-out check"):
+        assert heading in md
+    assert "| classic | 4 |" in md and "| classic vs ctc |" in md and "| classic | 0.8 h |" in md
+    assert pair["sentence"] in md and pair["reach_sentence"] in md
+    html_text = (out / "report.html").read_text()
+    assert "<h3>Predicted crossovers</h3>" in html_text and html_text.count("<table") == 4
+
+
+def test_report_without_per_utterance_scores_says_how_it_bootstrapped(tmp_path, an4_refs):
+    points = (curve("classic", [(0.1, 30), (0.2, 22), (0.4, 18), (0.8, 16.5)])
+              + curve("ctc", [(0.1, 60), (0.2, 40), (0.4, 28), (0.8, 21)]))
+    decode = make_decode_dir(tmp_path, "classic", an4_refs, an4_refs)
+    compare([decode], tmp_path / "out", curve_points=points, replicates=100)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "fit residuals (no per-utterance scores)" in md
+    two_sizes = curve("classic", [(0.1, 30), (0.2, 22)]) + curve("ctc", [(0.1, 60), (0.2, 40)])
+    compare([decode], tmp_path / "two", curve_points=two_sizes)
+    assert "Not fitted: every curve has fewer than 3 sizes" in (tmp_path / "two" / "report.md").read_text()
