@@ -471,7 +471,18 @@ def _with_interval(value: float, interval, spec: str) -> str:
     return f"{format(value, spec)} ({format(interval[0], spec)} to {format(interval[1], spec)})"
 
 
-METHOD_LABELS = {"utterances": "test utterances", "residuals": "fit residuals"}  # learning_law bootstraps
+METHOD_LABELS = {"utterances": "test utterances", "counts": "error counts (Poisson)",
+                 "residuals": "fit residuals"}  # learning_law's bootstraps
+METHOD_TEXTS = {
+    "utterances": "over the test utterances (every size has per-utterance scores; this measures "
+                  "test-set sampling, not the spread between training runs)",
+    "counts": "over error counts redrawn from a Poisson distribution around the fitted curve's, on the "
+              "test set's words (only its size is known; narrower than an utterance bootstrap would be, as "
+              "errors cluster in utterances)",
+    "residuals": "over the fit's residuals (no per-utterance scores; rough: 4-5 sizes leave 1-2 "
+                 "degrees of freedom)",
+    "none": "none where 3 sizes without per-utterance scores fit the 3 parameters exactly",
+}
 
 
 def _bootstrap_label(f, why_not: dict[str, str]) -> str:
@@ -487,12 +498,12 @@ def _bootstrap_label(f, why_not: dict[str, str]) -> str:
 
 def law_section(analysis, why_not: dict[str, str]) -> Section:
     law = learning_law
+    methods = {f.boot.method for f in analysis.fits if f.boot is not None}
     text = (f"{law.LAW}, h in hours, fitted by least squares to each system's measured sizes with a >= 0, "
             f"{law.B_MIN:g} <= b <= {law.B_MAX:g} and 0 <= c <= the lowest measured WER (c is the floor "
             f"the curve tends to). In brackets: 95% intervals from {analysis.replicates} bootstrap "
-            f"replicates (seed {analysis.seed}), each refitted, over the test utterances where every size "
-            "has per-utterance scores (this measures test-set sampling, not the spread between training "
-            "runs), else over the fit's residuals (rough: 4-5 sizes leave 1-2 degrees of freedom). "
+            f"replicates (seed {analysis.seed}), each refitted, "
+            + "; ".join(METHOD_TEXTS[m] for m in METHOD_TEXTS if m in methods) + ". "
             "Failed: replicates whose fit did not converge, left out of the intervals. "
             "At bound: parameters that a constraint, not the data, decided. A law that misses the "
             "measured WERs by more than their test-set noise allows (squared misses over the bootstrap "
@@ -578,7 +589,8 @@ def law_sections(analysis, why_not: dict[str, str]) -> list[Section]:
     return [law_section(analysis, why_not), crossover_section(analysis), validation_section(analysis)]
 
 
-def _markdown_section(section: Section) -> list[str]:
+def markdown_section(section: Section) -> list[str]:
+    """A report section as Markdown lines (a level-3 heading, its text, table and bullets)."""
     lines = ["", f"### {section.title}", "", section.text]
     if section.rows:
         lines += ["", "| " + " | ".join(section.header) + " |", "|" + "|".join("---" for _ in section.header) + "|"]
@@ -648,7 +660,7 @@ def markdown(rows, systems, pairs, bars_png: str, curves: tuple[str, str, list[S
         png, sentence, sections = curves
         lines += ["", "## Learning curves", "", f"![Learning curves]({png})", "", sentence]
         for section in sections:
-            lines += _markdown_section(section)
+            lines += markdown_section(section)
     return "\n".join(lines) + "\n"
 
 
