@@ -220,6 +220,7 @@ def make_curve(name: str, hours, wer, errors=None, words=None, test_words: int |
 
 @dataclass
 class Bootstrap:
+    """The refitted laws of one curve's replicates, and how they were made."""
     method: str  # "utterances", "residuals" or "none"
     params: np.ndarray  # replicates x (a, b, c); rows of NaN for replicates whose fit failed
     failed: int = 0
@@ -410,6 +411,7 @@ def fit_curve(curve: Curve, replicates: int = REPLICATES, seed: int = SEED, stre
 
 @dataclass
 class Crossover:
+    """What the laws of systems a and b predict about their crossing, and the verdict."""
     a: str
     b: str
     low: float  # searched range, hours
@@ -587,6 +589,7 @@ def compare_pair(fa: CurveFit, fb: CurveFit, high: float = MAX_HOURS) -> Crossov
 
 @dataclass
 class Validation:
+    """The largest size of a curve predicted by the law fitted to the others."""
     name: str
     hours: float  # the held-out (largest) size
     measured: float
@@ -635,6 +638,7 @@ def hold_out_largest(curve: Curve, replicates: int = REPLICATES, seed: int = SEE
 
 @dataclass
 class Analysis:
+    """Every curve's law, every pair's crossover and every hold-out check, for a report."""
     fits: list[CurveFit]
     crossovers: list[Crossover] = field(default_factory=list)
     validations: list[Validation] = field(default_factory=list)
