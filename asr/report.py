@@ -479,8 +479,9 @@ METHOD_TEXTS = {
     "counts": "over error counts redrawn from a Poisson distribution around the fitted curve's, on the "
               "test set's words (only its size is known; narrower than an utterance bootstrap would be, as "
               "errors cluster in utterances)",
-    "residuals": "over the fit's residuals (no per-utterance scores; rough: 4-5 sizes leave 1-2 "
-                 "degrees of freedom)",
+    "residuals": "over the fit's residuals (no per-utterance scores: the noise is guessed from what the "
+                 "law leaves unexplained, 1 degree of freedom with 4 sizes, 2 with 5, so these intervals "
+                 "can be far too narrow)",
     "none": "none where 3 sizes without per-utterance scores fit the 3 parameters exactly",
 }
 

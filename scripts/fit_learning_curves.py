@@ -2,7 +2,9 @@
 prints the fitted laws, predicted crossovers and hold-out check as `asr compare --curves` writes
 them (asr.learning_law), and optionally draws the plot. With no per-utterance scores the bootstrap
 is over the fit's residuals (a curve of 3 sizes gets no interval), or, given the test set's size
-in words (--test-words), over error counts redrawn around the measured ones.
+in words (--test-words), over error counts redrawn around the fitted curve's. Prefer the latter:
+4 sizes leave the residuals 1 degree of freedom, and on AN4's table they give intervals that the
+test set's own noise makes several times wider (README, "Fitted laws").
 
     python scripts/fit_learning_curves.py --curve classic 0.10:17.98 0.20:9.06 0.40:6.34 0.64:5.95 \
         --curve ctc 0.10:64.29 0.20:42.04 0.40:17.21 0.64:12.68 [--test-words 773] \
