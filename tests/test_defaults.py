@@ -5,7 +5,7 @@ import inspect
 from dataclasses import fields
 
 from asr import segment, transcribe
-from asr.nn.acoustic import NN_DEFAULTS, model_config, train_config
+from asr.nn.acoustic import ATTENTION_DEFAULTS, NN_DEFAULTS, model_config, train_config
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.model import ModelConfig
 from asr.nn.train import TrainConfig
@@ -20,18 +20,26 @@ def field_defaults(cls) -> dict:
     return {f.name: getattr(instance, f.name) for f in fields(cls)}
 
 
+# The joint CTC/attention keys are the ctc pipeline's only, from the same dataclasses.
+ATTENTION_MODEL, ATTENTION_TRAIN = {"attention_layers"}, {"ctc_weight"}
+
+
 def test_model_config_defaults_are_the_pipeline_defaults():
     model = field_defaults(ModelConfig)
-    for key in model.keys() - {"input_dim", "num_outputs", "frames_per_output"}:
+    for key in model.keys() - {"input_dim", "num_outputs", "frames_per_output"} - ATTENTION_MODEL:
         assert NN_DEFAULTS[key] == model[key], key
+    for key in ATTENTION_MODEL:
+        assert ATTENTION_DEFAULTS[key] == model[key], key
     assert NN_DEFAULTS["num_filters"] == model["input_dim"]
     assert model_config(NN_DEFAULTS, 30) == ModelConfig(num_outputs=30)
 
 
 def test_train_config_defaults_are_the_pipeline_defaults():
     train = field_defaults(TrainConfig)
-    for key in train.keys() - {"speeds", "spec_augment"}:
+    for key in train.keys() - {"speeds", "spec_augment"} - ATTENTION_TRAIN:
         assert NN_DEFAULTS[key] == train[key], key
+    for key in ATTENTION_TRAIN:
+        assert ATTENTION_DEFAULTS[key] == train[key], key
     spec = field_defaults(SpecAugmentConfig)
     for key, name in SPEC_AUGMENT.items():
         assert NN_DEFAULTS[key] == spec[name], key
@@ -42,8 +50,9 @@ def test_train_config_defaults_are_the_pipeline_defaults():
 
 
 def test_nn_defaults_are_the_dataclass_fields_plus_pipeline_only_keys():
-    model = [f.name for f in fields(ModelConfig) if f.name not in ("input_dim", "num_outputs", "frames_per_output")]
-    train = [f.name for f in fields(TrainConfig) if f.name not in ("speeds", "spec_augment")]
+    model = [f.name for f in fields(ModelConfig)
+             if f.name not in ("input_dim", "num_outputs", "frames_per_output", *ATTENTION_MODEL)]
+    train = [f.name for f in fields(TrainConfig) if f.name not in ("speeds", "spec_augment", *ATTENTION_TRAIN)]
     assert list(NN_DEFAULTS) == (["sample_rate", "num_filters", "cmvn"] + model + train
                                  + ["speed_perturb", *SPEC_AUGMENT]
                                  + ["feature_cache", "keep_checkpoints", "dev_fraction", "device", "threads"])

@@ -10,7 +10,7 @@ import json
 import logging
 import random
 import shutil
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +35,13 @@ CHECKPOINT_DIR = "checkpoints"
 # The model and training defaults are owned by the dataclasses (ModelConfig in asr.nn.model,
 # TrainConfig in asr.nn.train, SpecAugmentConfig in asr.nn.augment: the comments on the values are
 # there); only the keys that no dataclass has are written out here.
+# The joint CTC/attention keys are the ctc pipeline's only (asr.pipelines.ctc adds ATTENTION_DEFAULTS).
+ATTENTION_MODEL_KEYS, ATTENTION_TRAIN_KEYS = ("attention_layers",), ("ctc_weight",)
 MODEL_KEYS = tuple(f.name for f in fields(ModelConfig)
-                   if f.name not in ("input_dim", "num_outputs", "frames_per_output"))  # set by the pipeline
-TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("speeds", "spec_augment"))
+                   if f.name not in ("input_dim", "num_outputs", "frames_per_output")  # set by the pipeline
+                   and f.name not in ATTENTION_MODEL_KEYS)
+TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig)
+                   if f.name not in ("speeds", "spec_augment") and f.name not in ATTENTION_TRAIN_KEYS)
 # pipeline key -> SpecAugmentConfig field (time_fraction is not a pipeline option)
 SPEC_AUGMENT_KEYS = {"freq_masks": "freq_masks", "freq_mask_width": "freq_width",
                      "time_masks": "time_masks", "time_mask_width": "time_width"}
@@ -62,6 +66,7 @@ NN_DEFAULTS = {
     "device": "auto",  # auto | cpu | cuda
     "threads": 2,  # torch CPU threads
 }
+ATTENTION_DEFAULTS = {"attention_layers": _MODEL.attention_layers, "ctc_weight": _TRAIN.ctc_weight}
 
 
 def feature_config(config: dict) -> FeatureConfig:
@@ -70,14 +75,16 @@ def feature_config(config: dict) -> FeatureConfig:
 
 
 def model_config(config: dict, num_outputs: int, frames_per_output: int = 1) -> ModelConfig:
-    return ModelConfig.from_dict({**{k: config[k] for k in MODEL_KEYS}, "num_outputs": num_outputs,
+    return ModelConfig.from_dict({**{k: config[k] for k in MODEL_KEYS + ATTENTION_MODEL_KEYS if k in config},
+                                  "num_outputs": num_outputs,
                                   "input_dim": config["num_filters"], "frames_per_output": frames_per_output})
 
 
 def train_config(config: dict) -> TrainConfig:
     spec = SpecAugmentConfig(enabled=bool(config["spec_augment"]),
                              **{f: config[k] for k, f in SPEC_AUGMENT_KEYS.items()})
-    return TrainConfig.from_dict({**{k: config[k] for k in TRAIN_KEYS}, "spec_augment": spec,
+    return TrainConfig.from_dict({**{k: config[k] for k in TRAIN_KEYS + ATTENTION_TRAIN_KEYS if k in config},
+                                  "spec_augment": spec,
                                   "speeds": SPEEDS if config["speed_perturb"] else (1.0,)})
 
 
@@ -173,6 +180,14 @@ def finish_model_dir(exp_dir: Path, info: ModelInfo, config: dict) -> None:
         shutil.rmtree(Path(exp_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
+@dataclass
+class EncodedScores:
+    """A joint CTC/attention model's scores of one utterance: the CTC log-probabilities (for the
+    search) and the encoder output they came from (for the attention decoder's rescoring)."""
+    matrix: np.ndarray  # (frames, units) float32 CTC log-probabilities
+    context: torch.Tensor  # (frames, width) encoder output
+
+
 class NeuralScorer:
     """A trained network read from a model dir: samples -> (frames, units) log-probabilities.
 
@@ -218,10 +233,14 @@ class NeuralScorer:
         return self._forward(featurize(samples, self.sample_rate, self.features))
 
     @torch.no_grad()
-    def _forward(self, feats: np.ndarray) -> np.ndarray:
+    def _forward(self, feats: np.ndarray) -> np.ndarray | EncodedScores:
         x = torch.from_numpy(feats).unsqueeze(0).to(self.device)
-        out, lengths = self.model(x, torch.tensor([len(feats)], device=self.device))
-        return out[0, :int(lengths[0])].float().cpu().numpy()
+        encoded, lengths = self.model.encode(x, torch.tensor([len(feats)], device=self.device))
+        out, out_lengths = self.model.ctc_log_probs(encoded, lengths)
+        matrix = out[0, :int(out_lengths[0])].float().cpu().numpy()
+        if self.model.decoder is None:
+            return matrix
+        return EncodedScores(matrix, encoded[0, :int(lengths[0])])
 
 
 # Keys that do not change the training trajectory: when to stop, what to average at the end,
@@ -233,7 +252,8 @@ def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternati
                  criterion) -> str:
     """Names the config, criterion and data of a training run, so a checkpoint is resumed only by
     the same run."""
-    keep = {k: v for k, v in config.items() if k in NN_DEFAULTS and k not in NOT_IN_FINGERPRINT}
+    named = set(NN_DEFAULTS) | (set(ATTENTION_DEFAULTS) if config.get("attention_layers") else set())
+    keep = {k: v for k, v in config.items() if k in named and k not in NOT_IN_FINGERPRINT}
     text = json.dumps([keep, criterion, sorted(train_targets.items()), sorted(dev_targets.items()),
                        sorted((alternatives or {}).items())], sort_keys=True,
                       default=str)

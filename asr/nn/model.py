@@ -1,4 +1,6 @@
-"""The acoustic network: conv subsampling (x4) -> BiLSTM or Conformer encoder -> linear over units.
+"""The acoustic network: conv subsampling (x4) -> BiLSTM or Conformer encoder -> linear over units,
+and optionally an attention decoder over the same units beside the CTC head (joint CTC/attention,
+asr.nn.attention).
 
 Input: (batch, frames, 80) log-mel filterbanks at 10 ms; output: (batch, frames / 4, units)
 log-probabilities at 40 ms (FRAME_SECONDS), blank at index 0 (CTC). With `frames_per_output` k
@@ -25,6 +27,8 @@ class ModelConfig:
     input_dim: int = 80  # filterbank bins
     num_outputs: int = 0  # units + blank; set from the unit inventory
     frames_per_output: int = 1  # output frames per encoder frame; set by the pipeline (dnnhmm: 4)
+    attention_layers: int = 0  # Transformer decoder layers beside the CTC head (0: CTC only); set
+    # by the ctc pipeline; the decoder is d_model wide with num_heads heads and ffn_dim feed-forward
     # The defaults below are the pipelines' defaults too (asr.nn.acoustic.NN_DEFAULTS is built from
     # them). A small Conformer: on AN4 it leaves CTC's all-blank plateau within a few hundred
     # updates, where a 3-layer BLSTM of similar cost was still on it after 600.
@@ -108,9 +112,23 @@ class CtcModel(nn.Module):
         if config.frames_per_output < 1:
             raise AsrError("frames_per_output must be at least 1")
         self.output = nn.Linear(width, config.num_outputs * config.frames_per_output)
+        self.decoder = None
+        if config.attention_layers:
+            if config.frames_per_output != 1:
+                raise AsrError("an attention decoder needs one output frame per encoder frame")
+            from asr.nn.attention import AttentionDecoder
+
+            self.decoder = AttentionDecoder(config.num_outputs, width, config.d_model, config.num_heads,
+                                            config.ffn_dim, config.attention_layers, config.dropout)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, F) features -> (B, T', V) log-probabilities and (B,) output lengths."""
+        encoded, lengths = self.encode(feats, lengths)
+        return self.ctc_log_probs(encoded, lengths)
+
+    def encode(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, F) features -> (B, T', width) encoder output (what the attention decoder attends
+        to) and (B,) its lengths."""
         if feats.shape[1] < MIN_INPUT_FRAMES:  # too short for the convolutions: pad with zeros
             feats = nn.functional.pad(feats, (0, 0, 0, MIN_INPUT_FRAMES - feats.shape[1]))
         x = self.dropout(self.subsampling(feats))
@@ -122,7 +140,11 @@ class CtcModel(nn.Module):
             x, _ = nn.utils.rnn.pad_packed_sequence(x, batch_first=True)
         else:
             x, _ = self.encoder(x, out_lengths)
-        y = self.output(self.dropout(x))
+        return x, out_lengths
+
+    def ctc_log_probs(self, encoded: torch.Tensor, out_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The CTC head: encoder output -> (B, T' k, V) log-probabilities and their lengths."""
+        y = self.output(self.dropout(encoded))
         k = self.config.frames_per_output
         if k > 1:  # (B, T', k V) -> (B, k T', V): output frame k t + i is encoder frame t's i-th block
             y = y.reshape(y.shape[0], y.shape[1] * k, self.config.num_outputs)

@@ -52,6 +52,8 @@ class TrainConfig:
     choose_after: int = 2  # from the epoch after this one, each utterance's target is the
     # alternative (pronunciation variant) the current model scores best
     seed: int = 0
+    ctc_weight: float = 0.3  # joint CTC/attention models: the CTC loss's share (ESPnet's AN4 and
+    # LibriSpeech recipes: 0.3); the attention decoder's is 1 - this. Unused by CTC-only models.
     speeds: tuple = (1.0,)  # speed perturbation factors, one drawn per utterance per epoch
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
 
@@ -148,8 +150,10 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
             speed_index = torch.randint(len(examples[0].feats), (len(examples),)).tolist()
             feats, lengths = collate([ex.feats[s] for ex, s in zip(examples, speed_index)])
             feats = augment(feats)
-            log_probs, out_lengths = model(feats.to(dev_), lengths.to(dev_))
-            loss = criterion.loss(log_probs, out_lengths, lengths, examples)
+            encoded, encoded_lengths = model.encode(feats.to(dev_), lengths.to(dev_))
+            log_probs, out_lengths = model.ctc_log_probs(encoded, encoded_lengths)
+            loss = joint_loss(model, criterion.loss(log_probs, out_lengths, lengths, examples),
+                              encoded, encoded_lengths, examples, config.ctc_weight)
             if epoch > config.choose_after:
                 criterion.choose(log_probs.detach(), out_lengths, examples)
             optimizer.zero_grad()
@@ -163,7 +167,7 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
             bar.set_postfix(loss=f"{total_loss / total_utts:.2f}")
             if on_step is not None:
                 on_step(epoch, step)
-        dev_loss, dev_ter = evaluate(model, dev, dev_, criterion)
+        dev_loss, dev_ter = evaluate(model, dev, dev_, criterion, config.ctc_weight)
         history.append({"epoch": epoch, "step": step, "train_loss": round(total_loss / total_utts, 4),
                         "dev_loss": round(dev_loss, 4), "dev_ter": round(dev_ter, 4),
                         "lr": scheduler.get_last_lr()[0],
@@ -241,18 +245,31 @@ def choose_targets(log_probs: torch.Tensor, out_lengths: torch.Tensor, examples:
         ex.targets = ex.alternatives[int(losses.argmin())]
 
 
+def joint_loss(model: CtcModel, ctc: torch.Tensor, encoded: torch.Tensor, encoded_lengths: torch.Tensor,
+               examples: list[Example], ctc_weight: float) -> torch.Tensor:
+    """The criterion's loss `ctc`, or for a joint CTC/attention model ctc_weight x it plus
+    (1 - ctc_weight) x the attention decoder's cross-entropy (ESPnet's multi-task objective)."""
+    if model.decoder is None:
+        return ctc
+    attention = model.decoder.loss(encoded, encoded_lengths, [ex.targets for ex in examples])
+    return ctc_weight * ctc + (1.0 - ctc_weight) * attention
+
+
 @torch.no_grad()
 def evaluate(model: CtcModel, examples: list[Example], device: torch.device, criterion: "Criterion",
-             batch_frames: int = 20000) -> tuple[float, float]:
-    """Mean loss per utterance and error rate (%) on unperturbed features."""
+             ctc_weight: float = 1.0, batch_frames: int = 20000) -> tuple[float, float]:
+    """Mean loss per utterance (the training objective) and error rate (%, of the CTC head) on
+    unperturbed features."""
     model.eval()
     total_loss, errors, total = 0.0, 0, 0
     for batch in make_batches([len(ex.feats[0]) for ex in examples], batch_frames):
         chunk = [examples[i] for i in batch]
         feats, lengths = collate([ex.feats[0] for ex in chunk])
-        log_probs, out_lengths = model(feats.to(device), lengths.to(device))
+        encoded, encoded_lengths = model.encode(feats.to(device), lengths.to(device))
+        log_probs, out_lengths = model.ctc_log_probs(encoded, encoded_lengths)
         criterion.choose(log_probs, out_lengths, chunk)
-        total_loss += criterion.loss(log_probs, out_lengths, lengths, chunk).item()
+        total_loss += joint_loss(model, criterion.loss(log_probs, out_lengths, lengths, chunk),
+                                 encoded, encoded_lengths, chunk, ctc_weight).item()
         e, n = criterion.errors(log_probs, out_lengths, lengths, chunk)
         errors, total = errors + e, total + n
     return total_loss / max(len(examples), 1), 100.0 * errors / max(total, 1)

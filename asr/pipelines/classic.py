@@ -28,6 +28,7 @@ from asr.fileio import atomic_write
 from asr.modeldir import MODEL_FILE, ModelInfo, copy_into, read_model_info, resolve, write_model_info
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
+from asr.pipelines.tuning import grids_from_config
 from asr.pipelines.training import set_threads, start_exp_dir
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
         config={k: v for k, v in cfg.items() if k not in ("lexicon", "lm", "feature_cache")},
     )
     if dev_dir is not None:
-        tune_into(info, recognizer(exp_dir, info), check_datadir(dev_dir, require_text=True), cfg, jobs=nj)
+        tune_into(info, recognizer(exp_dir, info), check_datadir(dev_dir, require_text=True), grids_from_config(cfg),
+                  jobs=nj)
     info.train["wall_seconds"] = round(time.perf_counter() - started, 1)  # features to tuning
     write_model_info(exp_dir, info)
 

@@ -17,6 +17,7 @@ from asr.errors import AsrError
 from asr.features import CMVN_MODES, KINDS as FEATURE_KINDS, FeatureConfig
 from asr.nn.model import ENCODERS
 from asr.nn.train import OPTIMIZERS
+from asr.pipelines.recognizer import RESCORE_RULES
 from asr.search.options import SEARCH_RULES
 from asr.value_rules import THREADS, Rule
 
@@ -95,6 +96,13 @@ CTC_SPECS = {
     "decoder": _("greedy; beam: lexicon-free, with the LM if given; lexicon: only the lexicon's words"),
     "lm": _("word n-gram LM (ARPA or KenLM binary), copied into the model dir", **PATH_OR_NULL),
     "lexicon": _("decoder lexicon: the words the lexicon decoder may output", **PATH_OR_NULL),
+    "attention_layers": _("joint CTC/attention: Transformer decoder layers beside the CTC head "
+                          "(0: CTC only)", low=0),
+    "ctc_weight": _("joint CTC/attention: the CTC loss's share of the training loss", low=0, high=1),
+    "rescore_weight": _(RESCORE_RULES["rescore_weight"].meaning, low=0),
+    "rescore_weight_grid": _("joint CTC/attention: rescoring weights tried on dev",
+                             item=RESCORE_RULES["rescore_weight"], **GRID),
+    "rescore_nbest": _(RESCORE_RULES["rescore_nbest"].meaning, **POSITIVE),
 }
 
 HYBRID_SPECS = {
@@ -277,7 +285,8 @@ def _check_together(pipeline: str, config: dict, where: str) -> None:
     if pipeline == "ctc":
         if config["decoder"] == "lexicon" and not config["lexicon"]:
             raise AsrError(f"{where}: decoder lexicon needs `lexicon` (a lexicon file: the words it may output)")
-    need(config["encoder"] != "conformer" or config["d_model"] % config["num_heads"] == 0, "num_heads",
+    uses_heads = config["encoder"] == "conformer" or config.get("attention_layers")
+    need(not uses_heads or config["d_model"] % config["num_heads"] == 0, "num_heads",
          f"must divide d_model ({config['d_model']}), got {config['num_heads']}")
     need(not config["spec_augment"] or config["freq_mask_width"] <= config["num_filters"], "freq_mask_width",
          f"must be <= num_filters ({config['num_filters']}), got {config['freq_mask_width']}")

@@ -7,6 +7,13 @@ module adds the units (characters or pieces) and the decoding: greedy; `beam`, o
 (LexiconSearch over a word list spelled in the model's own units, so no pronunciations: the
 model still learns spelling from audio, but only listed words come out, and word boundaries need
 no "|" from the model).
+
+With `attention_layers` > 0 the model is a joint CTC/attention model (ESPnet, WeNet): an attention
+decoder over the same units trains beside the CTC head (loss ctc_weight x CTC + (1 - ctc_weight)
+x attention), and decoding rescores the CTC search's n-best list with it (WeNet's attention
+rescoring: search score + rescore_weight x the decoder's log probability, the weight tuned on
+dev). Word times and confidences come from the CTC alignment either way; rescore_weight 0 decodes
+exactly as the CTC-only search.
 """
 from __future__ import annotations
 
@@ -15,10 +22,14 @@ from pathlib import Path
 from asr.errors import AsrError
 from asr.lexicon import Lexicon
 from asr.modeldir import ModelInfo, copy_into, read_model_info, resolve
-from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info, read_train_dev,
-                             train_acoustic_model)
+import torch
+
+from asr.nn.acoustic import (ATTENTION_DEFAULTS, NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info,
+                             read_train_dev, train_acoustic_model)
+from asr.nn.model import CtcModel
 from asr.pipelines.config import pipeline_config
-from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
+from asr.pipelines.recognizer import DECODING_KEYS, RESCORE_KEYS, Recognizer, tune_into
+from asr.pipelines.tuning import grids_from_config
 from asr.pipelines.training import start_exp_dir
 from asr.search import GreedySearch, LexiconFreeSearch, LexiconSearch, SearchOptions
 from asr.units import CharUnits, PieceUnits, Units, load_units
@@ -43,6 +54,11 @@ DEFAULTS = {
     "word_score": 0.0,
     "lm_weight_grid": [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],  # dev-set grid (never test)
     "word_score_grid": [-1.0, 0.0, 1.0, 2.0],
+    # joint CTC/attention (attention_layers > 0): attention_layers, ctc_weight (asr.nn.acoustic)
+    **ATTENTION_DEFAULTS,
+    "rescore_weight": 1.0,  # decoder log probability's weight in rescoring; tuned on dev over the grid
+    "rescore_weight_grid": [0.0, 0.25, 0.5, 1.0, 2.0],
+    "rescore_nbest": 10,  # CTC search hypotheses rescored (WeNet's default beam: 10)
 }
 CHOICES = ("decoder", "lexicon", "lm")  # decoding settings that pick the search, not tune it
 
@@ -62,14 +78,20 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     model, summary = train_acoustic_model(config, train_data, dev_data, train_targets, dev_targets,
                                           len(units), exp_dir, nj)
 
+    joint = model.decoder is not None
+    decoding_keys = ("decoder", *DECODING_KEYS, *(RESCORE_KEYS if joint else ()))
     info = ModelInfo(pipeline="ctc", **model_info(config, model, summary), units=units.save(exp_dir),
-                     decoding={k: config[k] for k in ("decoder", *DECODING_KEYS) if k in config})
+                     decoding={k: config[k] for k in decoding_keys if k in config})
     if config["decoder"] == "lexicon":
         info.decoding["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     if config["lm"]:
         info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
-        if config["decoder"] != "greedy":
-            tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config, jobs=nj)
+    grids = grids_from_config(config) if config["lm"] else {}  # without an LM only the rescoring weight
+    grids.pop("rescore_weight", None)
+    if joint and config["rescore_weight_grid"]:
+        grids["rescore_weight"] = config["rescore_weight_grid"]
+    if config["decoder"] != "greedy" and grids:
+        tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, grids, jobs=nj)
     finish_model_dir(exp_dir, info, config)
 
 
@@ -97,7 +119,22 @@ def recognizer(model_dir: Path, info: ModelInfo, device: str = "auto", threads: 
                                  lm_path, options, silence=units.word_boundary if units.kind == "chars" else None)
         return LexiconFreeSearch(units.tokens, blank, units.word_boundary, lm_path, options)
 
-    return Recognizer(model_dir, scorer, make_search, info.decoding, CHOICES)
+    rescorer = AttentionRescorer(scorer.model, units) if scorer.model.decoder is not None else None
+    return Recognizer(model_dir, scorer, make_search, info.decoding, CHOICES, rescorer)
+
+
+class AttentionRescorer:
+    """A hypothesis's log P(units + <eos> | audio) under a joint model's attention decoder: the
+    second pass of WeNet's attention rescoring (asr.pipelines.recognizer.Rescorer)."""
+
+    def __init__(self, model: CtcModel, units: Units):
+        self.decoder, self.units = model.decoder, units
+
+    def rescore(self, encoded: torch.Tensor, hypotheses) -> list[float]:
+        targets = [self.units.encode(h.text) for h in hypotheses]
+        memory = encoded.unsqueeze(0).expand(len(targets), -1, -1)
+        lengths = torch.full((len(targets),), encoded.shape[0], dtype=torch.long, device=encoded.device)
+        return self.decoder.sequence_log_probs(memory, lengths, targets).tolist()
 
 
 def spellings(model_dir: Path, lexicon, units: Units) -> dict[str, list[list[str]]]:

@@ -32,6 +32,7 @@ from asr.hmm.model import TREE_FILE
 from asr.pipelines.classic import LEXICON_FILE
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
+from asr.pipelines.tuning import grids_from_config
 from asr.pipelines.training import start_exp_dir
 from asr.search import LexiconSearch, SearchOptions
 
@@ -92,7 +93,8 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     info.files.update(tree=TREE_FILE, lexicon=LEXICON_FILE, priors=PRIORS_FILE)
     info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
     info.config = {k: v for k, v in config.items() if k not in ("lm", "feature_cache")}
-    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config, jobs=nj)
+    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, grids_from_config(config),
+              jobs=nj)
     finish_model_dir(exp_dir, info, config)
 
 

@@ -18,6 +18,7 @@ from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_
                              train_acoustic_model)
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
+from asr.pipelines.tuning import grids_from_config
 from asr.pipelines.training import start_exp_dir
 from asr.search import LexiconSearch, SearchOptions
 from asr.units import PhoneUnits, load_units
@@ -61,7 +62,8 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
                      decoding={k: config[k] for k in DECODING_KEYS if k in config})
     info.decoding["lexicon"] = copy_into(exp_dir, config["lexicon"], "lexicon", "lexicon")
     info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
-    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, config, jobs=nj)
+    tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, grids_from_config(config),
+              jobs=nj)
     finish_model_dir(exp_dir, info, config)
 
 

@@ -7,7 +7,12 @@ A pipeline differs only in what it plugs in:
   first pass with the `first_pass` function it is given, which uses this recogniser's search;
 - `make_search(decoding, options)`: the search over its tokens (asr.search), built once per
   model; later option changes (`configure`, tuning) reach it through `set_options`, so the LM
-  and the lexicon tree are loaded once.
+  and the lexicon tree are loaded once;
+- optionally a rescorer: a second model that scores the search's n-best list (the attention
+  decoder of a joint CTC/attention model, asr.pipelines.ctc). Its scorer then returns, instead of
+  a bare matrix, an object with `.matrix` (for the search) and `.context` (what the rescorer
+  needs, e.g. the encoder output). With `rescore_weight` w > 0 the search returns
+  `rescore_nbest` hypotheses and each one's score becomes search score + w x rescorer score.
 
 model.yaml's `decoding` section holds the search options (the SearchOptions fields, flat: the
 names `asr decode`, `--set` and the tuning grids use) plus the pipeline's own choices (which
@@ -27,9 +32,10 @@ from asr.datadir import DataDir, split_data
 from asr.errors import AsrError
 from asr.modeldir import ModelInfo
 from asr.parallel import map_forked
-from asr.pipelines.tuning import STAGES, grids_from_config, tune
+from asr.pipelines.tuning import STAGES, tune
 from asr.search import Hypothesis, SearchOptions
 from asr.search.options import FIRST_PASS_KEYS, check_search_options, first_pass_options
+from asr.value_rules import Rule
 
 # The search options a model dir and `configure` may set: every SearchOptions field but nbest,
 # which each call chooses, and the first pass's own beams (SAT decoding).
@@ -37,6 +43,14 @@ SEARCH_KEYS = tuple(f.name for f in fields(SearchOptions) if f.name != "nbest")
 DECODING_KEYS = SEARCH_KEYS + FIRST_PASS_KEYS
 
 FirstPass = Callable[[np.ndarray], str]  # a score matrix -> its best transcript
+
+# Second-pass options of a model with a rescorer (model.yaml `decoding`, `configure`, tuning grid).
+RESCORE_RULES = {
+    "rescore_weight": Rule("float", "rescoring: weight of the second-pass (attention decoder) log "
+                           "probability added to each n-best hypothesis's search score (0: no rescoring)", low=0),
+    "rescore_nbest": Rule("int", "rescoring: hypotheses of the search that are rescored", low=1),
+}
+RESCORE_KEYS = tuple(RESCORE_RULES)
 
 
 class Scorer(Protocol):
@@ -50,33 +64,47 @@ class Scorer(Protocol):
     def datadir_scores(self, data: DataDir, first_pass: FirstPass) -> dict[str, np.ndarray]: ...
 
 
+class Rescorer(Protocol):
+    def rescore(self, context, hypotheses: list[Hypothesis]) -> list[float]:
+        """The second-pass log score of each hypothesis; `context` is the scorer's for the utterance."""
+
+
 class Recognizer:
     """samples or a data dir -> n-best hypotheses, for any pipeline; not thread-safe."""
 
     def __init__(self, model_dir: str | Path, scorer: Scorer,
                  make_search: Callable[[dict, SearchOptions], object], decoding: dict,
-                 choices: tuple[str, ...] = ()):
+                 choices: tuple[str, ...] = (), rescorer: Rescorer | None = None):
         self.model_dir = Path(model_dir)
         self.scorer = scorer
+        self.rescorer = rescorer
         self.sample_rate = scorer.sample_rate
         self.min_samples = scorer.min_samples
         self.choices = choices  # the pipeline's non-search decoding settings (decoder, lexicon, lm)
         self.options = dict(decoding)
-        check_search_options(self.options, f"{self.model_dir}: decoding")
+        self._check(self.options, f"{self.model_dir}: decoding")
         self._make_search = make_search
         self._search = None
 
     def configure(self, **options) -> None:
         """Change decoding options for later calls; an unknown option or a value out of range is
         an AsrError now, not a silently ignored typo."""
-        known = set(DECODING_KEYS) | set(self.choices)
+        known = set(DECODING_KEYS) | set(self.choices) | (set(RESCORE_KEYS) if self.rescorer else set())
         unknown = sorted(set(options) - known)
         if unknown:
-            raise AsrError(f"decoding: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        check_search_options(options, "decoding")
+            why = "; this model has no rescorer" if set(unknown) & set(RESCORE_KEYS) else ""
+            raise AsrError(f"decoding: unknown option(s) {', '.join(unknown)}{why}; known: {', '.join(sorted(known))}")
+        self._check(options, "decoding")
         self.options.update(options)
         if any(k in self.choices for k in options):
             self._search = None  # another decoder, lexicon or LM: a new search
+
+    @staticmethod
+    def _check(options: dict, where: str) -> None:
+        check_search_options(options, where)
+        for key in RESCORE_KEYS:
+            if key in options:
+                RESCORE_RULES[key].check(options[key], f"{where}: {key}")
 
     def search_options(self, nbest: int = 1) -> SearchOptions:
         return SearchOptions(**{k: self.options[k] for k in SEARCH_KEYS if self.options.get(k) is not None},
@@ -91,8 +119,18 @@ class Recognizer:
             self._search.set_options(options)
         return self._search
 
-    def decode(self, scores: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
-        return self.search(nbest).search(scores, self.scorer.frame_seconds)
+    def decode(self, scores, nbest: int = 1) -> list[Hypothesis]:
+        """The n-best hypotheses of one utterance's scores (a matrix, or with a rescorer the
+        scorer's object holding one), rescored when the model has a rescorer and a weight."""
+        matrix = getattr(scores, "matrix", scores)
+        weight = float(self.options.get("rescore_weight") or 0.0)
+        if self.rescorer is None or weight == 0.0:
+            return self.search(nbest).search(matrix, self.scorer.frame_seconds)
+        hypotheses = self.search(max(nbest, int(self.options["rescore_nbest"]))).search(
+            matrix, self.scorer.frame_seconds)
+        second = self.rescorer.rescore(scores.context, hypotheses)
+        rescored = [Hypothesis(h.words, h.score + weight * s) for h, s in zip(hypotheses, second)]
+        return sorted(rescored, key=lambda h: -h.score)[:nbest]  # stable: ties keep the search's order
 
     def first_pass(self, scores: np.ndarray) -> str:
         """The best transcript, searched with the first-pass beams (for speaker adaptation)."""
@@ -125,11 +163,11 @@ class Recognizer:
 
         def decode(options: dict) -> dict[str, str]:
             self.configure(**options)
-            search = self.search()
-            return {u: search.search(s, self.scorer.frame_seconds)[0].text for u, s in scores.items()}
+            return {u: self.decode(s)[0].text for u, s in scores.items()}
 
         defaults = SearchOptions().to_dict()
-        current = {name: self.options.get(name, defaults[name]) for stage in STAGES for name in stage}
+        current = {name: self.options.get(name, defaults.get(name)) for stage in STAGES for name in stage}
+        current = {name: value for name, value in current.items() if value is not None}
         spread = (lambda function, points: map_forked(function, points, jobs)) if jobs > 1 else None
         chosen, table, dev_wer = tune(decode, dev.text, grids, current, spread)
         self.configure(**chosen)
@@ -138,9 +176,11 @@ class Recognizer:
                            "table": [{k: float(v) for k, v in row.items()} for row in table]}}
 
 
-def tune_into(info: ModelInfo, recognizer: Recognizer, dev: DataDir, config: dict, jobs: int = 1) -> None:
-    """Tune on `dev` over the config's `*_grid` keys (`jobs` points at a time); record the chosen
-    values in info.decoding and the grid search in info.tuning (model.yaml)."""
-    result = recognizer.tune(dev, grids_from_config(config), jobs)
+def tune_into(info: ModelInfo, recognizer: Recognizer, dev: DataDir, grids: dict[str, list[float]],
+              jobs: int = 1) -> None:
+    """Tune on `dev` over the {option: values} `grids` (asr.pipelines.tuning.grids_from_config
+    reads them from a pipeline config), `jobs` points at a time; record the chosen values in
+    info.decoding and the grid search in info.tuning (model.yaml)."""
+    result = recognizer.tune(dev, grids, jobs)
     info.decoding.update(result["decoding"])
     info.tuning = result["tuning"]

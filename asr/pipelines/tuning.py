@@ -1,7 +1,7 @@
 """Search settings tuned on a development set (never on test): staged grid searches scored by WER.
 
 The stages run in order, each at the best values of the stages before it: first the silence score
-alone (when a grid is given for it), then LM weight x word score. Each stage decodes the dev set at
+alone (when a grid is given for it), then LM weight x word score, then the rescoring weight. Each stage decodes the dev set at
 every point of its grid and keeps the point with the lowest WER (ties: the earliest point).
 """
 from __future__ import annotations
@@ -17,7 +17,9 @@ from asr.scoring import wer
 
 log = logging.getLogger(__name__)
 
-STAGES = (("sil_score",), ("lm_weight", "word_score"))  # tuned in this order
+# Tuned in this order; the last stage, the weight of a second-pass rescorer (joint CTC/attention),
+# only for models that have one.
+STAGES = (("sil_score",), ("lm_weight", "word_score"), ("rescore_weight",))
 GRID_SUFFIX = "_grid"  # a pipeline config's grid keys: lm_weight_grid, word_score_grid, sil_score_grid
 
 
