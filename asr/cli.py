@@ -472,6 +472,9 @@ def _add_search_options(p) -> None:
     p.add_argument("--beam", type=int, help="beam size (default: the model's)")
     p.add_argument("--lm-weight", type=float, help="LM weight (default: tuned on dev at training)")
     p.add_argument("--word-score", type=float, help="word insertion score (default: tuned on dev)")
+    p.add_argument("--rescore-weight", type=float,
+                   help="joint CTC/attention models: weight of the attention decoder's rescoring, 0 = off "
+                        "(default: tuned on dev)")
     p.add_argument("--nbest", type=int, default=1, help="hypotheses per input (default 1)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, help="CPU threads for the neural network")
@@ -486,14 +489,16 @@ def _check_threads(args) -> None:
 
 def _search_overrides(args) -> dict:
     """The search options given on the command line, checked (finite, in range) before any work."""
+    from asr.pipelines.recognizer import RESCORE_RULES
     from asr.search.options import SEARCH_RULES
 
-    flags = {"beam_size": "--beam", "lm_weight": "--lm-weight", "word_score": "--word-score", "nbest": "--nbest"}
+    flags = {"beam_size": "--beam", "lm_weight": "--lm-weight", "word_score": "--word-score", "nbest": "--nbest",
+             "rescore_weight": "--rescore-weight"}
     given = {"beam_size": args.beam, "lm_weight": args.lm_weight, "word_score": args.word_score,
-             "nbest": args.nbest}
+             "nbest": args.nbest, "rescore_weight": args.rescore_weight}
     for key, value in given.items():
         if value is not None:
-            SEARCH_RULES[key].check(value, flags[key])
+            {**SEARCH_RULES, **RESCORE_RULES}[key].check(value, flags[key])
     return {k: v for k, v in given.items() if v is not None and k != "nbest"}
 
 
