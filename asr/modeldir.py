@@ -37,7 +37,8 @@ class ModelInfo:
     Files are named relative to the model dir: the acoustic model's in `files` (classic: tree, gmm,
     si_gmm, lda, lexicon; ctc, hybrid: weights; dnnhmm: weights, tree, lexicon, priors), the units'
     in `units` (tokens, model), the search's in `decoding` (lm, and the lexicon when only the search
-    uses it).
+    uses it). `init_from` records where a transferred network came from: history, not a file the
+    model needs (its path is never resolved; the model dir stays self-contained).
     """
     pipeline: str
     sample_rate: int | None = None
@@ -50,6 +51,8 @@ class ModelInfo:
     train: dict = field(default_factory=dict)  # data, sizes, times, history
     params: int | None = None
     config: dict = field(default_factory=dict)  # the training config
+    init_from: dict | None = None  # transfer: the model dir the network started from (path, pipeline,
+    # weights_sha256, the parts copied and the heads trained new); none when trained from scratch
     tuning: dict | None = None  # the dev-set grid search: dev, dev_wer, table
     checksums: dict = field(default_factory=dict)  # {relative path: sha256}, written by write_model_info
     format: int = FORMAT
@@ -79,7 +82,7 @@ class ModelInfo:
 
 _ENTRY_KINDS = {"sample_rate": int, "features": dict, "units": dict, "files": dict, "decoding": dict,
                 "model": dict, "frame_seconds": (int, float), "train": dict, "params": int, "config": dict,
-                "tuning": dict, "checksums": dict}
+                "init_from": dict, "tuning": dict, "checksums": dict}
 _KIND_WORDS = {int: "an integer", dict: "a mapping", (int, float): "a number"}
 
 

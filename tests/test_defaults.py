@@ -22,6 +22,8 @@ def field_defaults(cls) -> dict:
 
 # The joint CTC/attention keys are the ctc pipeline's only, from the same dataclasses.
 ATTENTION_MODEL, ATTENTION_TRAIN = {"attention_layers"}, {"ctc_weight"}
+# Transfer learning's TrainConfig fields follow init_from in every neural pipeline's keys.
+TRANSFER_TRAIN = ("freeze_encoder_epochs", "encoder_lr_scale")
 
 
 def test_model_config_defaults_are_the_pipeline_defaults():
@@ -52,8 +54,10 @@ def test_train_config_defaults_are_the_pipeline_defaults():
 def test_nn_defaults_are_the_dataclass_fields_plus_pipeline_only_keys():
     model = [f.name for f in fields(ModelConfig)
              if f.name not in ("input_dim", "num_outputs", "frames_per_output", *ATTENTION_MODEL)]
-    train = [f.name for f in fields(TrainConfig) if f.name not in ("speeds", "spec_augment", *ATTENTION_TRAIN)]
+    train = [f.name for f in fields(TrainConfig)
+             if f.name not in ("speeds", "spec_augment", *ATTENTION_TRAIN, *TRANSFER_TRAIN)]
     assert list(NN_DEFAULTS) == (["sample_rate", "num_filters", "cmvn"] + model + train
+                                 + ["init_from", *TRANSFER_TRAIN]
                                  + ["speed_perturb", *SPEC_AUGMENT]
                                  + ["feature_cache", "keep_checkpoints", "dev_fraction", "device", "threads"])
 

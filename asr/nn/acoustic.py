@@ -25,6 +25,7 @@ from asr.nn.checkpoint import load_into, save_weights
 from asr.nn.data import load_examples
 from asr.nn.model import FRAME_SECONDS, SUBSAMPLING, CtcModel, ModelConfig, parameter_count
 from asr.nn.train import FrameCriterion, TrainConfig, resolve_device, train_model
+from asr.nn.transfer import TransferSource, initialise
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,22 @@ CHECKPOINT_DIR = "checkpoints"
 # there); only the keys that no dataclass has are written out here.
 # The joint CTC/attention keys are the ctc pipeline's only (asr.pipelines.ctc adds ATTENTION_DEFAULTS).
 ATTENTION_MODEL_KEYS, ATTENTION_TRAIN_KEYS = ("attention_layers",), ("ctc_weight",)
+TRANSFER_TRAIN_KEYS = ("freeze_encoder_epochs", "encoder_lr_scale")  # with init_from (asr.nn.transfer)
 MODEL_KEYS = tuple(f.name for f in fields(ModelConfig)
                    if f.name not in ("input_dim", "num_outputs", "frames_per_output")  # set by the pipeline
                    and f.name not in ATTENTION_MODEL_KEYS)
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig)
-                   if f.name not in ("speeds", "spec_augment") and f.name not in ATTENTION_TRAIN_KEYS)
+                   if f.name not in ("speeds", "spec_augment") and f.name not in ATTENTION_TRAIN_KEYS
+                   and f.name not in TRANSFER_TRAIN_KEYS)
 # pipeline key -> SpecAugmentConfig field (time_fraction is not a pipeline option)
 SPEC_AUGMENT_KEYS = {"freq_masks": "freq_masks", "freq_mask_width": "freq_width",
                      "time_masks": "time_masks", "time_mask_width": "time_width"}
 _MODEL, _TRAIN, _SPEC_AUGMENT = ModelConfig(), TrainConfig(), SpecAugmentConfig()
+TRANSFER_DEFAULTS = {
+    "init_from": None,  # a trained ctc, hybrid or dnnhmm model dir whose encoder this network starts from
+    # freeze_encoder_epochs, encoder_lr_scale (asr.nn.train.TrainConfig): how that encoder is fine-tuned
+    **{k: getattr(_TRAIN, k) for k in TRANSFER_TRAIN_KEYS},
+}
 NN_DEFAULTS = {
     # features: 80 log-mel filterbank bins at 25 ms / 10 ms, normalised per utterance
     "sample_rate": 16000,
@@ -57,6 +65,8 @@ NN_DEFAULTS = {
     # training (asr.nn.train.TrainConfig): epochs, batch_frames, optimizer, lr, weight_decay,
     # warmup_steps, clip_norm, patience, average, choose_after, seed
     **{k: getattr(_TRAIN, k) for k in TRAIN_KEYS},
+    # transfer learning (asr.nn.transfer): init_from, freeze_encoder_epochs, encoder_lr_scale
+    **TRANSFER_DEFAULTS,
     "speed_perturb": True,  # speeds asr.nn.augment.SPEEDS (0.9 / 1.0 / 1.1), one drawn per utterance per epoch
     "spec_augment": _SPEC_AUGMENT.enabled,  # asr.nn.augment.SpecAugmentConfig
     **{k: getattr(_SPEC_AUGMENT, f) for k, f in SPEC_AUGMENT_KEYS.items()},
@@ -83,7 +93,8 @@ def model_config(config: dict, num_outputs: int, frames_per_output: int = 1) -> 
 def train_config(config: dict) -> TrainConfig:
     spec = SpecAugmentConfig(enabled=bool(config["spec_augment"]),
                              **{f: config[k] for k, f in SPEC_AUGMENT_KEYS.items()})
-    return TrainConfig.from_dict({**{k: config[k] for k in TRAIN_KEYS + ATTENTION_TRAIN_KEYS if k in config},
+    return TrainConfig.from_dict({**{k: config[k] for k in TRAIN_KEYS + ATTENTION_TRAIN_KEYS + TRANSFER_TRAIN_KEYS
+                                     if k in config},
                                   "spec_augment": spec,
                                   "speeds": SPEEDS if config["speed_perturb"] else (1.0,)})
 
@@ -119,13 +130,17 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
                          train_targets: dict[str, list[int]], dev_targets: dict[str, list[int]],
                          num_outputs: int, exp_dir: Path, nj: int = 1,
                          alternatives: dict[str, list[list[int]]] | None = None,
-                         criterion: FrameCriterion | None = None) -> tuple[CtcModel, dict]:
+                         criterion: FrameCriterion | None = None, source: TransferSource | None = None,
+                         units: tuple[str, ...] = ()) -> tuple[CtcModel, dict]:
     """Train a network on the targets; writes exp_dir/model.safetensors; returns (model, summary).
 
     CTC over token sequences, or with a FrameCriterion frame-level cross-entropy against
     alignments (one target per 10 ms frame: the network then outputs every 10 ms).
     `alternatives[utt]`: every allowed target of an utterance (pronunciation variants, first =
     initial target); the training picks the one the model finds most likely.
+    `source` (asr.nn.transfer.transfer_source): the model dir the network starts from; its output
+    layer is copied too when `units` (the new model's asr.nn.transfer.unit_inventory) are its own.
+    The summary's `init_from` says what was copied.
     """
     # Features are many tiny torch ops: extra threads only wait on each other (badly so on a busy
     # machine), so they are computed on one thread and the network trains on `threads`.
@@ -141,8 +156,9 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
 
     torch.manual_seed(train_cfg.seed)  # the initial weights
     model = CtcModel(model_config(config, num_outputs, frames_per_output=SUBSAMPLING if frames else 1))
+    transfer = initialise(model, source, units) if source else None
     fingerprint = _fingerprint(config, train_targets, dev_targets, alternatives,
-                               vars(criterion) if criterion else "ctc")
+                               vars(criterion) if criterion else "ctc", transfer)
     summary = train_model(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
                           device=config["device"], fingerprint=fingerprint, criterion=criterion)
     save_weights(model.state_dict(), exp_dir / WEIGHTS_FILE)
@@ -152,6 +168,7 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
                        "data": Path(train_data.path).name if train_data.path else None,
                        "dev_utts": len(dev_examples)}
     summary["params"] = parameter_count(model)
+    summary["init_from"] = transfer
     return model.cpu().eval(), summary
 
 
@@ -169,6 +186,7 @@ def model_info(config: dict, model: CtcModel, summary: dict) -> dict:
                   "averaged_epochs": summary["averaged_epochs"], "config": train_config(config).to_dict(),
                   "history": summary["history"]},
         "params": summary["params"],
+        "init_from": summary.get("init_from"),
     }
 
 
@@ -249,12 +267,19 @@ NOT_IN_FINGERPRINT = ("device", "threads", "epochs", "patience", "average", "kee
 
 
 def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternatives: dict | None,
-                 criterion) -> str:
+                 criterion, transfer: dict | None = None) -> str:
     """Names the config, criterion and data of a training run, so a checkpoint is resumed only by
-    the same run."""
-    named = set(NN_DEFAULTS) | (set(ATTENTION_DEFAULTS) if config.get("attention_layers") else set())
+    the same run. A transferred start (asr.nn.transfer.initialise's record) is named by its
+    source's weights and the parts copied, not by the source's path, with the fine-tuning keys;
+    without one the fingerprint is what it was before transfer learning existed."""
+    named = set(NN_DEFAULTS) - set(TRANSFER_DEFAULTS)
+    if config.get("attention_layers"):
+        named |= set(ATTENTION_DEFAULTS)
     keep = {k: v for k, v in config.items() if k in named and k not in NOT_IN_FINGERPRINT}
-    text = json.dumps([keep, criterion, sorted(train_targets.items()), sorted(dev_targets.items()),
-                       sorted((alternatives or {}).items())], sort_keys=True,
-                      default=str)
+    named_parts = [keep, criterion, sorted(train_targets.items()), sorted(dev_targets.items()),
+                   sorted((alternatives or {}).items())]
+    if transfer:
+        named_parts.append({"weights_sha256": transfer["weights_sha256"], "copied": transfer["copied"],
+                            **{k: config[k] for k in TRANSFER_TRAIN_KEYS}})
+    text = json.dumps(named_parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

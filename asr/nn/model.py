@@ -20,6 +20,11 @@ from asr.errors import AsrError
 SUBSAMPLING = 4  # two stride-2 convolutions
 FRAME_SECONDS = 0.04  # one output frame = four 10 ms input frames
 ENCODERS = ("blstm", "conformer")
+# The network's parts by attribute: the encoder side turns features into encoder frames whatever
+# the units (what transfer learning copies and a frozen encoder holds); the heads map encoder
+# frames to one unit inventory (the CTC output layer, the attention decoder when there is one).
+ENCODER_PARTS = ("subsampling", "encoder")
+HEAD_PARTS = ("output", "decoder")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from asr.errors import AsrError
 from asr.nn.augment import SpecAugment, SpecAugmentConfig
 from asr.nn.checkpoint import average_weights, load_state, save_state, save_weights
 from asr.nn.data import Example, collate, make_batches
-from asr.nn.model import CtcModel
+from asr.nn.model import ENCODER_PARTS, CtcModel
 from asr.scoring import edit_distance
 from asr.units import ctc_collapse
 
@@ -54,6 +54,12 @@ class TrainConfig:
     seed: int = 0
     ctc_weight: float = 0.3  # joint CTC/attention models: the CTC loss's share (ESPnet's AN4 and
     # LibriSpeech recipes: 0.3); the attention decoder's is 1 - this. Unused by CTC-only models.
+    # Transfer learning (a network that starts from another model's encoder, asr.nn.transfer):
+    freeze_encoder_epochs: int = 0  # the first this many epochs train only the heads: the
+    # subsampling and encoder get no updates (nor weight decay), and their dropout and BatchNorm
+    # statistics are held as in evaluation
+    encoder_lr_scale: float = 1.0  # the subsampling and encoder learn at lr x this (heads at lr):
+    # a transferred encoder moves less than the new output layer trained on top of it
     speeds: tuple = (1.0,)  # speed perturbation factors, one drawn per utterance per epoch
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
 
@@ -142,6 +148,7 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
         epoch += 1
         wall_start, cpu_start = time.perf_counter(), time.process_time()
         model.train()
+        hold_encoder(model, epoch <= config.freeze_encoder_epochs)
         order = torch.randperm(len(batches)).tolist()
         total_loss, total_utts = 0.0, 0
         bar = tqdm(order, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
@@ -170,7 +177,7 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
         dev_loss, dev_ter = evaluate(model, dev, dev_, criterion, config.ctc_weight)
         history.append({"epoch": epoch, "step": step, "train_loss": round(total_loss / total_utts, 4),
                         "dev_loss": round(dev_loss, 4), "dev_ter": round(dev_ter, 4),
-                        "lr": scheduler.get_last_lr()[0],
+                        "lr": scheduler.get_last_lr()[-1],  # the heads' (the last group)
                         # this process's CPU seconds: on a shared machine a fairer cost than wall time
                         "cpu_seconds": round(time.process_time() - cpu_start, 1),
                         "wall_seconds": round(time.perf_counter() - wall_start, 1)})
@@ -183,6 +190,7 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
             state["cuda_rng"] = torch.cuda.get_rng_state()
         save_state(state, state_path)
 
+    hold_encoder(model, False)
     chosen = best_epochs(history, config.average)
     final = average_weights([out_dir / epoch_file(e) for e in chosen])
     model.load_state_dict(final)
@@ -213,10 +221,35 @@ def _should_stop(history: list[dict], patience: int) -> bool:
     return history[-1]["epoch"] - last_improvement >= patience
 
 
+def hold_encoder(model: CtcModel, held: bool) -> None:
+    """Freeze (or release) the subsampling and encoder for an epoch: without gradients they get no
+    update and no weight decay (Adam skips a parameter without a gradient), and in evaluation mode
+    their dropout is off and BatchNorm keeps its statistics, so their weights and buffers stay
+    exactly as they were. Called at every epoch's start, so a resumed run holds the same epochs."""
+    for part in ENCODER_PARTS:
+        module = getattr(model, part)
+        module.requires_grad_(not held)
+        if held:
+            module.eval()
+
+
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = _parameter_groups(model, config)
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr)
-    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list:
+    """The optimiser's parameters: one group at lr, or with an encoder_lr_scale other than 1 the
+    subsampling and encoder in a group of their own at lr x encoder_lr_scale (the schedule scales
+    both groups alike)."""
+    if config.encoder_lr_scale == 1.0:
+        return list(model.parameters())  # one group, as checkpoints before the scale hold it
+    encoder = [p for part in ENCODER_PARTS for p in getattr(model, part).parameters()]
+    ids = {id(p) for p in encoder}
+    return [{"params": encoder, "lr": config.lr * config.encoder_lr_scale},
+            {"params": [p for p in model.parameters() if id(p) not in ids]}]
 
 
 def ctc_loss(log_probs: torch.Tensor, out_lengths: torch.Tensor, targets: list[list[int]],

@@ -58,6 +58,12 @@ NN_SPECS = {
     "average": _("final weights: mean of this many best epochs", **POSITIVE),
     "choose_after": _("hybrid: after this epoch the model chooses pronunciation variants", low=0),
     "seed": _("random seed (initial weights, batches, augmentation, dev split)", low=0),
+    "init_from": _("transfer: a trained ctc, hybrid or dnnhmm model dir to start from (its encoder; its "
+                   "output layer too when the units are the same)", kind="str", nullable=True),
+    "freeze_encoder_epochs": _("transfer: first epochs that train only the output layer (and attention "
+                               "decoder), the copied encoder held as it is", low=0),
+    "encoder_lr_scale": _("transfer: the copied encoder learns at lr x this (the output layer at lr)",
+                          low=0, low_open=True),
     "speed_perturb": _("speed perturbation 0.9/1.0/1.1, one drawn per utterance per epoch"),
     "spec_augment": _("SpecAugment frequency and time masks"),
     "freq_masks": _("SpecAugment: frequency masks per utterance", low=0),
@@ -285,6 +291,11 @@ def _check_together(pipeline: str, config: dict, where: str) -> None:
     if pipeline == "ctc":
         if config["decoder"] == "lexicon" and not config["lexicon"]:
             raise AsrError(f"{where}: decoder lexicon needs `lexicon` (a lexicon file: the words it may output)")
+    need(config["init_from"] is None or config["init_from"].strip(), "init_from",
+         "must be a model dir or null, got an empty path")
+    for key in ("freeze_encoder_epochs", "encoder_lr_scale"):
+        need(config["init_from"] is not None or config[key] == defaults(pipeline)[key], key,
+             f"fine-tunes a transferred encoder: needs init_from (a trained model dir), got {config[key]}")
     uses_heads = config["encoder"] == "conformer" or config.get("attention_layers")
     need(not uses_heads or config["d_model"] % config["num_heads"] == 0, "num_heads",
          f"must divide d_model ({config['d_model']}), got {config['num_heads']}")

@@ -27,6 +27,7 @@ import torch
 from asr.nn.acoustic import (ATTENTION_DEFAULTS, NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info,
                              read_train_dev, train_acoustic_model)
 from asr.nn.model import CtcModel
+from asr.nn.transfer import transfer_source
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, RESCORE_KEYS, Recognizer, tune_into
 from asr.pipelines.tuning import grids_from_config
@@ -65,6 +66,7 @@ CHOICES = ("decoder", "lexicon", "lm")  # decoding settings that pick the search
 
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
     config = pipeline_config("ctc", config)  # every key checked before any work
+    source = transfer_source(config)
     train_data, dev_data = read_train_dev(Path(train_dir), Path(dev_dir) if dev_dir else None, config)
     exp_dir = start_exp_dir(exp_dir)
 
@@ -76,7 +78,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     train_targets = {u: units.encode(t) for u, t in train_data.text.items()}
     dev_targets = {u: units.encode(t) for u, t in dev_data.text.items()}
     model, summary = train_acoustic_model(config, train_data, dev_data, train_targets, dev_targets,
-                                          len(units), exp_dir, nj)
+                                          len(units), exp_dir, nj, source=source, units=tuple(units.tokens))
 
     joint = model.decoder is not None
     decoding_keys = ("decoder", *DECODING_KEYS, *(RESCORE_KEYS if joint else ()))

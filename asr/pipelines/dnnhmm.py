@@ -28,6 +28,7 @@ from asr.modeldir import MODEL_FILE, ModelInfo, copy_into, read_model_info, reso
 from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info, read_train_dev,
                              train_acoustic_model)
 from asr.nn.train import FrameCriterion
+from asr.nn.transfer import pdf_inventory, transfer_source
 from asr.hmm.model import TREE_FILE
 from asr.pipelines.classic import LEXICON_FILE
 from asr.pipelines.config import pipeline_config
@@ -63,6 +64,7 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     from asr.hmm.scorer import HmmScorer
 
     config = pipeline_config("dnnhmm", config)  # every key checked before any work
+    source = transfer_source(config)
     train_data, dev_data = read_train_dev(Path(train_dir), Path(dev_dir) if dev_dir else None, config)
     ali_dir = Path(config["alignments"])
     ali_info = read_model_info(ali_dir)
@@ -79,7 +81,8 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     log_priors = count_priors(train_targets.values(), num_pdfs)
     model, summary = train_acoustic_model(config, train_data.select(train_targets), dev_data.select(dev_targets),
                                           train_targets, dev_targets, num_pdfs, exp_dir, nj,
-                                          criterion=FrameCriterion(config["label_smoothing"]))
+                                          criterion=FrameCriterion(config["label_smoothing"]), source=source,
+                                          units=pdf_inventory(scorer.model.tree))
 
     with atomic_write(exp_dir / PRIORS_FILE) as f:
         f.writelines(f"{p:.8f}\n" for p in log_priors)

@@ -16,6 +16,7 @@ from asr.lexicon import Lexicon
 from asr.modeldir import MODEL_FILE, ModelInfo, copy_into, read_model_info, resolve
 from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info, read_train_dev,
                              train_acoustic_model)
+from asr.nn.transfer import transfer_source
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.tuning import grids_from_config
@@ -44,6 +45,7 @@ DEFAULTS = {
 
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
     config = pipeline_config("hybrid", config)  # every key checked before any work
+    source = transfer_source(config)
     lexicon = Lexicon.read(config["lexicon"])
     train_data, dev_data = read_train_dev(Path(train_dir), Path(dev_dir) if dev_dir else None, config)
 
@@ -56,7 +58,8 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     dev_targets = {u: alternatives[u][0] for u in dev_data.text}
     exp_dir = start_exp_dir(exp_dir)
     model, summary = train_acoustic_model(config, train_data, dev_data, train_targets, dev_targets,
-                                          len(units), exp_dir, nj, alternatives)
+                                          len(units), exp_dir, nj, alternatives, source=source,
+                                          units=tuple(units.tokens))
 
     info = ModelInfo(pipeline="hybrid", **model_info(config, model, summary), units=units.save(exp_dir),
                      decoding={k: config[k] for k in DECODING_KEYS if k in config})
