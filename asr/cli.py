@@ -6,6 +6,7 @@ pay for torch. Expected failures are AsrError: printed as one line, exit status 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -437,6 +438,9 @@ def add_model_commands(sub) -> None:
                    help="override one config key (YAML value), e.g. --set epochs=3; repeatable")
     p.add_argument("--nj", type=int, default=1,
                    help="parallel processes for feature extraction, classic alignment and the dev-tuning grid")
+    p.add_argument("--init-from", metavar="MODEL_DIR",
+                   help="ctc, hybrid, dnnhmm: start from this trained model's encoder (and its output layer when "
+                        "the units are the same); shorthand for --set init_from=MODEL_DIR")
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("decode", help="decode a data dir with a model; writes EXP_DIR/decode_<data>/ and scores")
@@ -509,7 +513,13 @@ def run_train(args) -> int:
     from asr.value_rules import Rule
 
     Rule("int", low=1).check(args.nj, "--nj")
-    config = load_config(args.config, args.set, pipeline=args.pipeline)  # every key checked before any work
+    overrides = list(args.set)
+    if args.init_from is not None:
+        if args.pipeline == "classic":
+            raise AsrError("--init-from: a classic model has no network to start from another model's encoder; "
+                           "ctc, hybrid and dnnhmm do")
+        overrides.append(f"init_from={json.dumps(args.init_from)}")  # quoted: the path stays a string
+    config = load_config(args.config, overrides, pipeline=args.pipeline)  # every key checked before any work
     state = exp_dir_state(args.exp_dir)
     if state == "unfinished":
         print(f"{args.exp_dir}: unfinished training (no model.yaml): resuming from its checkpoints "

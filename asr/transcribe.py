@@ -243,6 +243,8 @@ def describe_model(model_dir: str | Path) -> str:
              f"training:    {train.get('utts', '?')} utterances, {float(train.get('hours', 0)):.2f} h"
              f" from {train.get('data', train.get('dir', '?'))}, {_seconds(train.get('wall_seconds'))} to train",
              f"parameters:  {info.params or '?'}"]
+    if info.init_from is not None:
+        lines += _transfer_lines(info)
     for key, value in info.decoding.items():
         lines.append(f"decoding:    {key} = {value}")
     if info.tuning and isinstance(info.tuning.get("dev_wer"), (int, float)):
@@ -253,6 +255,23 @@ def describe_model(model_dir: str | Path) -> str:
     lines.append(f"files:       {sum(s for s, _ in sizes) / 1e6:.2f} MB in {len(sizes)} files")
     lines += [f"  {size / 1e6:8.2f} MB  {name}" for size, name in sizes if size > 10_000]
     return "\n".join(lines)
+
+
+def _transfer_lines(info) -> list[str]:
+    """Where a transferred network started (model.yaml's init_from) and how it was fine-tuned."""
+    source, config = info.init_from, info.train.get("config")
+    config = config if isinstance(config, dict) else {}
+    digest = str(source.get("weights_sha256") or "?")[:12]
+    lines = [f"init from:   {source.get('path', '?')} (a {source.get('pipeline', '?')} model, "
+             f"weights sha256 {digest}...)"]
+    parts = [f"copied {', '.join(map(str, source.get('copied') or [])) or 'nothing'}"]
+    if source.get("new"):
+        parts.append(f"new {', '.join(map(str, source['new']))} (other units)")
+    if config.get("freeze_encoder_epochs"):
+        parts.append(f"encoder frozen for {config['freeze_encoder_epochs']} epoch(s)")
+    if config.get("encoder_lr_scale", 1.0) != 1.0:
+        parts.append(f"encoder at lr x {config['encoder_lr_scale']}")
+    return lines + [f"transfer:    {'; '.join(parts)}"]
 
 
 def _seconds(value) -> str:
