@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("TQDM_DISABLE", "1")  # read by tqdm when first imported (handlers import it)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: `asr train --nproc` runs it again
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="asr: %(levelname)s: %(message)s")
     try:
@@ -438,6 +439,11 @@ def add_model_commands(sub) -> None:
                    help="override one config key (YAML value), e.g. --set epochs=3; repeatable")
     p.add_argument("--nj", type=int, default=1,
                    help="parallel processes for feature extraction, classic alignment and the dev-tuning grid")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="neural pipelines: train in N processes on this machine (torchrun, DistributedDataParallel: "
+                        "gloo on CPU, NCCL with one GPU per process); default 1. Several machines: run "
+                        "`torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint HOST:PORT "
+                        "-m asr.cli train ...` on each")
     p.add_argument("--init-from", metavar="MODEL_DIR",
                    help="ctc, hybrid, dnnhmm: start from this trained model's encoder (and its output layer when "
                         "the units are the same); shorthand for --set init_from=MODEL_DIR")
@@ -507,12 +513,19 @@ def _search_overrides(args) -> dict:
 
 
 def run_train(args) -> int:
+    import subprocess
+
+    from asr.nn import distributed
     from asr.pipelines import pipeline_module
     from asr.pipelines.config import load_config
     from asr.pipelines.training import exp_dir_state
     from asr.value_rules import Rule
 
     Rule("int", low=1).check(args.nj, "--nj")
+    Rule("int", low=1).check(args.nproc, "--nproc")
+    if args.nproc > 1 and args.pipeline == "classic":
+        raise AsrError("--nproc: classic training is not a network; it splits its statistics over processes "
+                       "with --nj")
     overrides = list(args.set)
     if args.init_from is not None:
         if args.pipeline == "classic":
@@ -520,15 +533,35 @@ def run_train(args) -> int:
                            "ctc, hybrid and dnnhmm do")
         overrides.append(f"init_from={json.dumps(args.init_from)}")  # quoted: the path stays a string
     config = load_config(args.config, overrides, pipeline=args.pipeline)  # every key checked before any work
+    if args.nproc > 1 and not distributed.active():  # the same command again, in nproc processes
+        return subprocess.run(distributed.torchrun_command(args.nproc, _without_nproc(args.argv))).returncode
     state = exp_dir_state(args.exp_dir)
-    if state == "unfinished":
+    if distributed.is_main() and state == "unfinished":
         print(f"{args.exp_dir}: unfinished training (no model.yaml): resuming from its checkpoints "
               "where the config and data match")
-    elif state == "finished":
+    elif distributed.is_main() and state == "finished":
         print(f"{args.exp_dir}: holds a trained model: retraining (its model.yaml is removed until done)")
-    pipeline_module(args.pipeline).train(config, args.train_dir, args.exp_dir, dev_dir=args.dev, nj=args.nj)
+    try:
+        pipeline_module(args.pipeline).train(config, args.train_dir, args.exp_dir, dev_dir=args.dev, nj=args.nj)
+    except distributed.NotMainRank:
+        return 0  # training done; the model dir is rank 0's to write
+    finally:
+        distributed.finish()
     print(f"{args.exp_dir}: {args.pipeline} model trained")
     return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """A command line without its --nproc option (either `--nproc N` or `--nproc=N`)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 def add_config_commands(sub) -> None:

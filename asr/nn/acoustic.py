@@ -20,6 +20,7 @@ from asr.datadir import DataDir, check_datadir, utterance_seconds
 from asr.errors import AsrError
 from asr.features import FeatureConfig, featurize
 from asr.modeldir import MODEL_FILE, ModelInfo, resolve, write_model_info
+from asr.nn import distributed
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.checkpoint import load_into, save_weights
 from asr.nn.data import load_examples
@@ -148,9 +149,14 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     features, train_cfg = feature_config(config), train_config(config)
     cache = Path(config["feature_cache"]) if config["feature_cache"] else exp_dir / CHECKPOINT_DIR / "feats"
     frames = criterion is not None  # frame targets: every length fits
+    distributed.start(resolve_device(config["device"]))
+    if not distributed.is_main():
+        distributed.barrier()  # under torchrun rank 0 fills the feature cache, then the others read it
     train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj, alternatives,
                                    check_fit=not frames)
     dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj, alternatives, check_fit=not frames)
+    if distributed.is_main():
+        distributed.barrier()
     log.info("training on %d utterances, validating on %d", len(train_examples), len(dev_examples))
     torch.set_num_threads(max(1, int(config["threads"])))
 
@@ -276,6 +282,10 @@ def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternati
     if config.get("attention_layers"):
         named |= set(ATTENTION_DEFAULTS)
     keep = {k: v for k, v in config.items() if k in named and k not in NOT_IN_FINGERPRINT}
+    if keep.get("precision") == "fp32":  # the arithmetic every run used before precision was a key
+        del keep["precision"]
+    if distributed.active():  # the global batch's split changes the float sums: same world size only
+        keep["world_size"] = distributed.world_size()
     named_parts = [keep, criterion, sorted(train_targets.items()), sorted(dev_targets.items()),
                    sorted((alternatives or {}).items())]
     if transfer:

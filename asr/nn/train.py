@@ -6,12 +6,19 @@ State saved after every epoch (`state.pt`): model, optimiser, scheduler, torch's
 history. A run killed mid-epoch restarts from the last finished epoch and, because every random
 draw (batch order, speeds, SpecAugment masks, dropout) comes from the restored torch RNG, it
 reaches exactly the state an uninterrupted run reaches (on the same device and thread count).
+
+Under torchrun (asr.nn.distributed) each rank trains on its share of every global batch inside
+DistributedDataParallel; rank 0 draws the batch order and speeds, evaluates its share of dev like
+the others (the sums are added over ranks), and alone writes checkpoints. Each rank's RNG is saved,
+so a killed multi-rank run resumes exactly too. With `precision` bf16 or fp16 the forward pass runs
+under CUDA autocast (fp16 with a gradient scaler).
 """
 from __future__ import annotations
 
 import logging
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
@@ -21,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from asr.errors import AsrError
+from asr.nn import distributed
 from asr.nn.augment import SpecAugment, SpecAugmentConfig
 from asr.nn.checkpoint import average_weights, load_state, save_state, save_weights
 from asr.nn.data import Example, collate, make_batches
@@ -34,6 +42,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "state.pt"
 OPTIMIZERS = ("adamw", "adam")
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast dtype (CUDA only)
 
 
 @dataclass
@@ -60,6 +69,7 @@ class TrainConfig:
     # statistics are held as in evaluation
     encoder_lr_scale: float = 1.0  # the subsampling and encoder learn at lr x this (heads at lr):
     # a transferred encoder moves less than the new output layer trained on top of it
+    precision: str = "fp32"  # fp32 | bf16 | fp16: the forward pass's arithmetic (bf16, fp16: CUDA autocast)
     speeds: tuple = (1.0,)  # speed perturbation factors, one drawn per utterance per epoch
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
 
@@ -74,6 +84,8 @@ class TrainConfig:
         if "speeds" in d:
             d["speeds"] = tuple(float(s) for s in d["speeds"])
         config = cls(**d)
+        if config.precision not in PRECISIONS:
+            raise AsrError(f"precision must be one of {', '.join(PRECISIONS)}, not {config.precision!r}")
         if config.optimizer not in OPTIMIZERS:
             raise AsrError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {config.optimizer!r}")
         if 1.0 not in config.speeds:
@@ -117,8 +129,13 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
     criterion = criterion or CtcCriterion()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dev_ = resolve_device(device)
+    dev_ = distributed.start(resolve_device(device))
+    if config.precision != "fp32" and dev_.type != "cuda":
+        raise AsrError(f"precision {config.precision} needs a CUDA device (training runs on {dev_.type})")
     model.to(dev_)
+    objective = Objective(model, criterion, config.ctc_weight, PRECISIONS[config.precision])
+    scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
+    main = distributed.is_main()
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(config.warmup_steps))
     augment = SpecAugment(config.spec_augment)
@@ -135,9 +152,13 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        if dev_.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"])  # dropout draws from the GPU's generator
+        rngs = state.get("rank_rngs") or [(state["rng"], state.get("cuda_rng"))]
+        cpu_rng, cuda_rng = rngs[distributed.rank()]
+        torch.set_rng_state(cpu_rng)
+        if dev_.type == "cuda" and cuda_rng is not None:
+            torch.cuda.set_rng_state(cuda_rng)  # dropout draws from the GPU's generator
+        if scaler is not None and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         epoch, step, history = state["epoch"], state["step"], list(state["history"])
         for ex, targets in zip(train, state["targets"]):
             ex.targets = list(targets)
@@ -149,31 +170,50 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
         wall_start, cpu_start = time.perf_counter(), time.process_time()
         model.train()
         hold_encoder(model, epoch <= config.freeze_encoder_epochs)
-        order = torch.randperm(len(batches)).tolist()
-        total_loss, total_utts = 0.0, 0
-        bar = tqdm(order, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+        # DDP tracks the parameters that need gradients when it is built: rebuilt when they change
+        net = distributed.parallel(objective, dev_)
+        order = distributed.broadcast(torch.randperm(len(batches)).tolist())
+        total_loss, total_utts, chosen = 0.0, 0, {}
+        bar = tqdm(order, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, disable=not main)
         for b in bar:
-            examples = [train[i] for i in batches[b]]
-            speed_index = torch.randint(len(examples[0].feats), (len(examples),)).tolist()
-            feats, lengths = collate([ex.feats[s] for ex, s in zip(examples, speed_index)])
+            speed_index = distributed.broadcast(torch.randint(len(train[batches[b][0]].feats),
+                                                              (len(batches[b]),)).tolist())
+            # this rank's share of the global batch; a rank left without one computes a zero loss
+            # on a stand-in, since every rank must take part in each gradient all-reduce
+            mine = distributed.shard(list(zip(batches[b], speed_index)))
+            weight = distributed.world_size() if mine else 0
+            mine = mine or [(batches[b][0], speed_index[0])]
+            examples = [train[i] for i, _ in mine]
+            feats, lengths = collate([train[i].feats[s] for i, s in mine])
             feats = augment(feats)
-            encoded, encoded_lengths = model.encode(feats.to(dev_), lengths.to(dev_))
-            log_probs, out_lengths = model.ctc_log_probs(encoded, encoded_lengths)
-            loss = joint_loss(model, criterion.loss(log_probs, out_lengths, lengths, examples),
-                              encoded, encoded_lengths, examples, config.ctc_weight)
-            if epoch > config.choose_after:
+            log_probs, out_lengths, loss = net(feats.to(dev_), lengths.to(dev_), lengths, examples)
+            if epoch > config.choose_after and weight:
                 criterion.choose(log_probs.detach(), out_lengths, examples)
+                chosen.update({i: train[i].targets for i, _ in mine})
             optimizer.zero_grad()
-            (loss / len(examples)).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-            optimizer.step()
+            scaled = loss / len(batches[b]) * weight  # DDP averages over ranks: x world size = the batch's mean
+            if scaler is None:
+                scaled.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+                optimizer.step()
+            else:
+                scaler.scale(scaled).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+                scaler.step(optimizer)
+                scaler.update()
             scheduler.step()
             step += 1
-            total_loss += loss.item()
-            total_utts += len(examples)
-            bar.set_postfix(loss=f"{total_loss / total_utts:.2f}")
+            total_loss += loss.item() if weight else 0.0
+            total_utts += len(examples) if weight else 0
+            bar.set_postfix(loss=f"{total_loss / max(total_utts, 1):.2f}")
             if on_step is not None:
                 on_step(epoch, step)
+        if distributed.active():  # every rank's pronunciation choices, and the loss over all ranks
+            for part in distributed.gather(chosen):
+                for i, targets in part.items():
+                    train[i].targets = targets
+            total_loss, total_utts = distributed.sum_over_ranks([total_loss, total_utts])
         dev_loss, dev_ter = evaluate(model, dev, dev_, criterion, config.ctc_weight)
         history.append({"epoch": epoch, "step": step, "train_loss": round(total_loss / total_utts, 4),
                         "dev_loss": round(dev_loss, 4), "dev_ter": round(dev_ter, 4),
@@ -181,15 +221,25 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
                         # this process's CPU seconds: on a shared machine a fairer cost than wall time
                         "cpu_seconds": round(time.process_time() - cpu_start, 1),
                         "wall_seconds": round(time.perf_counter() - wall_start, 1)})
+        rngs = distributed.gather((torch.get_rng_state(),
+                                   torch.cuda.get_rng_state() if dev_.type == "cuda" else None))
+        if not main:
+            continue
         log.info("epoch %d: %s", epoch, history[-1])
         save_weights(model.state_dict(), out_dir / epoch_file(epoch))
         state = {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
+                 "scheduler": scheduler.state_dict(), "rng": rngs[0][0], "epoch": epoch,
                  "step": step, "history": history, "targets": [ex.targets for ex in train]}
         if dev_.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state()
+            state["cuda_rng"] = rngs[0][1]
+        if distributed.active():
+            state["rank_rngs"] = rngs
+        if scaler is not None:
+            state["scaler"] = scaler.state_dict()
         save_state(state, state_path)
 
+    if not main:
+        raise distributed.NotMainRank()
     hold_encoder(model, False)
     chosen = best_epochs(history, config.average)
     final = average_weights([out_dir / epoch_file(e) for e in chosen])
@@ -278,6 +328,25 @@ def choose_targets(log_probs: torch.Tensor, out_lengths: torch.Tensor, examples:
         ex.targets = ex.alternatives[int(losses.argmin())]
 
 
+class Objective(torch.nn.Module):
+    """The model and its training loss in one forward pass: what DistributedDataParallel wraps (it
+    synchronises gradients of what its forward computed)."""
+
+    def __init__(self, model: CtcModel, criterion: "Criterion", ctc_weight: float, autocast=None):
+        super().__init__()
+        self.model, self.criterion, self.ctc_weight, self.autocast = model, criterion, ctc_weight, autocast
+
+    def forward(self, feats, lengths, in_lengths, examples: list[Example]):
+        """(log-probabilities, their lengths, the batch's summed loss)."""
+        mixed = torch.autocast("cuda", dtype=self.autocast) if self.autocast is not None else nullcontext()
+        with mixed:
+            encoded, encoded_lengths = self.model.encode(feats, lengths)
+            log_probs, out_lengths = self.model.ctc_log_probs(encoded, encoded_lengths)
+            loss = joint_loss(self.model, self.criterion.loss(log_probs, out_lengths, in_lengths, examples),
+                              encoded, encoded_lengths, examples, self.ctc_weight)
+        return log_probs, out_lengths, loss
+
+
 def joint_loss(model: CtcModel, ctc: torch.Tensor, encoded: torch.Tensor, encoded_lengths: torch.Tensor,
                examples: list[Example], ctc_weight: float) -> torch.Tensor:
     """The criterion's loss `ctc`, or for a joint CTC/attention model ctc_weight x it plus
@@ -295,8 +364,9 @@ def evaluate(model: CtcModel, examples: list[Example], device: torch.device, cri
     unperturbed features."""
     model.eval()
     total_loss, errors, total = 0.0, 0, 0
-    for batch in make_batches([len(ex.feats[0]) for ex in examples], batch_frames):
-        chunk = [examples[i] for i in batch]
+    mine = distributed.shard(examples)  # under torchrun: this rank's share, the sums added over ranks
+    for batch in make_batches([len(ex.feats[0]) for ex in mine], batch_frames):
+        chunk = [mine[i] for i in batch]
         feats, lengths = collate([ex.feats[0] for ex in chunk])
         encoded, encoded_lengths = model.encode(feats.to(device), lengths.to(device))
         log_probs, out_lengths = model.ctc_log_probs(encoded, encoded_lengths)
@@ -305,6 +375,8 @@ def evaluate(model: CtcModel, examples: list[Example], device: torch.device, cri
                                  encoded, encoded_lengths, chunk, ctc_weight).item()
         e, n = criterion.errors(log_probs, out_lengths, lengths, chunk)
         errors, total = errors + e, total + n
+    if distributed.active():
+        total_loss, errors, total = distributed.sum_over_ranks([total_loss, errors, total])
     return total_loss / max(len(examples), 1), 100.0 * errors / max(total, 1)
 
 

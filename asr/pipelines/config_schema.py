@@ -16,7 +16,7 @@ import typing
 from asr.errors import AsrError
 from asr.features import CMVN_MODES, KINDS as FEATURE_KINDS, FeatureConfig
 from asr.nn.model import ENCODERS
-from asr.nn.train import OPTIMIZERS
+from asr.nn.train import OPTIMIZERS, PRECISIONS
 from asr.pipelines.recognizer import RESCORE_RULES
 from asr.search.options import SEARCH_RULES
 from asr.value_rules import THREADS, Rule
@@ -58,6 +58,7 @@ NN_SPECS = {
     "average": _("final weights: mean of this many best epochs", **POSITIVE),
     "choose_after": _("hybrid: after this epoch the model chooses pronunciation variants", low=0),
     "seed": _("random seed (initial weights, batches, augmentation, dev split)", low=0),
+    "precision": _("training arithmetic: fp32, or bf16 / fp16 autocast on a CUDA device", choices=tuple(PRECISIONS)),
     "init_from": _("transfer: a trained ctc, hybrid or dnnhmm model dir to start from (its encoder; its "
                    "output layer too when the units are the same)", kind="str", nullable=True),
     "freeze_encoder_epochs": _("transfer: first epochs that train only the output layer (and attention "
@@ -302,6 +303,8 @@ def _check_together(pipeline: str, config: dict, where: str) -> None:
     need(not config["spec_augment"] or config["freq_mask_width"] <= config["num_filters"], "freq_mask_width",
          f"must be <= num_filters ({config['num_filters']}), got {config['freq_mask_width']}")
     need(config["device"] != "cuda" or _cuda_available(), "device", "cuda, but torch sees no CUDA device")
+    need(config["precision"] == "fp32" or (config["device"] != "cpu" and _cuda_available()), "precision",
+         f"{config['precision']} needs a CUDA device (autocast); use fp32 on CPU")
     _feature_config({"kind": "fbank", "sample_rate": config["sample_rate"], "num_filters": config["num_filters"],
                      "cmvn": config["cmvn"]}, where)
 

@@ -1,0 +1,120 @@
+"""Neural training past one process: torch.distributed under torchrun, DistributedDataParallel.
+
+`asr train ctc|hybrid|dnnhmm ... --nproc N` runs the same command again under
+`torchrun --standalone --nproc-per-node N` (see `torchrun_command`); on several machines start
+`torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint HOST:PORT -m asr.cli
+train ...` once per machine. torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; everything here reads
+them, so one process (no torchrun) is world size 1 and takes none of these paths.
+
+How a run is split (asr.nn.train): every rank reads the data and forms the same global batches
+(rank 0 draws the epoch's batch order and speeds and broadcasts them); each rank takes its share
+of every global batch (`shard`: disjoint, together complete) and DDP averages the gradients (gloo
+on CPU, NCCL on GPU), so an update equals one process's on the whole batch up to float summation
+order. Rank 0 alone writes checkpoints, logs and the model dir; the other ranks stop after the
+last epoch (`NotMainRank`).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+TIMEOUT = timedelta(minutes=30)  # a rank waiting longer than this for the others gives up
+
+
+class NotMainRank(Exception):
+    """Raised on ranks other than 0 once training is done: the model dir is rank 0's to write."""
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def active() -> bool:
+    return world_size() > 1
+
+
+def start(device: torch.device) -> torch.device:
+    """Join the process group torchrun describes (once); returns this rank's device (its own GPU)."""
+    if not active():
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=TIMEOUT)
+    return device
+
+
+def parallel(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`module` wrapped in DistributedDataParallel under torchrun (itself in one process). Built
+    anew when the set of parameters that need gradients changes (a frozen encoder released).
+    Inputs stay where they are (no device_ids): the batch is on the device already and its
+    examples are read, not copied."""
+    if not active():
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(module, device_ids=None)
+
+
+def shard(items: list, rank_: int | None = None, world: int | None = None) -> list:
+    """This rank's share of a global batch: every world-th item from its rank on (disjoint
+    across ranks, complete together, each share at most one item longer than another)."""
+    rank_ = rank() if rank_ is None else rank_
+    world = world_size() if world is None else world
+    return items[rank_::world]
+
+
+def broadcast(obj):
+    """Rank 0's `obj` on every rank (a picklable value)."""
+    if not active():
+        return obj
+    holder = [obj]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]
+
+
+def gather(obj) -> list:
+    """Every rank's `obj`, in rank order, on every rank."""
+    if not active():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def sum_over_ranks(values: list[float]) -> list[float]:
+    """Element-wise sum of every rank's numbers."""
+    if not active():
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def barrier() -> None:
+    if active():
+        dist.barrier()
+
+
+def finish() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
+    """The command line that runs `asr <argv>` in `nproc` processes on this machine."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+            "-m", "asr.cli", *argv]
