@@ -3,5 +3,6 @@
 stage=0          # first stage to run
 stop_stage=100   # last stage to run
 nj=2             # parallel jobs: feature extraction, and systems trained side by side
+nproc=1          # processes per neural training (torchrun DDP: one per GPU, or CPU cores); see README "Scaling up"
 exp=$here/exp    # everything the recipe makes
 force=false      # rerun stages that finished before

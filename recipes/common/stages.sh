@@ -80,9 +80,9 @@ wait_jobs() {
   [ "$failed" = 0 ] || exit 1
 }
 
-# torch threads for each neural training when $nj of them share the machine's cores
+# torch threads for each process of a neural training: $nj trainings of $nproc processes share the cores
 job_threads() {
   local cores
   cores=$(nproc 2>/dev/null || echo 1)
-  echo $(( cores / nj > 0 ? cores / nj : 1 ))
+  echo $(( cores / (nj * nproc) > 0 ? cores / (nj * nproc) : 1 ))
 }

@@ -3,7 +3,19 @@
 # given with --train-hours) and tests on test-clean. Large: not run in CI; the download stage
 # fetches, verifies and resumes the archives.
 #
-#   recipes/librispeech/run.sh [--stage N] [--stop-stage M] [--data DIR] [--nj N] [--exp DIR]
+#   recipes/librispeech/run.sh [--stage N] [--stop-stage M] [--data DIR] [--nj N] [--nproc N] [--exp DIR]
+#
+# On a GPU box (the neural systems train with torchrun's DistributedDataParallel, NCCL, one GPU
+# per process; `--set precision=bf16` in a conf for autocast):
+#   one GPU:        recipes/librispeech/run.sh --nj 1 --nproc 1
+#   8 GPUs:         recipes/librispeech/run.sh --nj 1 --nproc 8
+#   Slurm, M nodes of N GPUs: run stages 0-4 once (--stop-stage 4), then train each neural system
+#   with one torchrun per node on a shared file system, e.g. in an sbatch script:
+#     srun --nodes M --ntasks-per-node 1 torchrun --nnodes M --nproc-per-node N \
+#       --rdzv-backend c10d --rdzv-endpoint "$(scontrol show hostnames | head -1):29500" \
+#       -m asr.cli train ctc exp/data/train exp/ctc --config conf/ctc.yaml --dev exp/data/dev \
+#       --set lm=exp/lang/lm.bin --set feature_cache=exp/feats
+#   then stages 6-7 (decode, compare) on one node. The classic system trains on one node (--nj).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
