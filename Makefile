@@ -22,7 +22,7 @@ lmplz: install
 	bash scripts/install_kenlm.sh
 
 test: install lmplz
-	$(BIN)/python -m pytest -q -n auto tests
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup tests
 
 # The offline demo: synthetic speech, all three pipelines, a results table and an HTML report
 demo: install

@@ -16,6 +16,9 @@ from asr.pipelines.recognizer import Recognizer
 from asr.scoring import wer
 from asr.search import Hypothesis, Word
 
+# one worker builds the module's trained models (`--dist loadgroup`), not each
+pytestmark = pytest.mark.xdist_group("attention")
+
 # The tiny model plus a one-layer decoder. Cross-attention takes longer to find its place than CTC
 # (at 120 epochs the decoder alone scored 2-15% over seeds 0-2); at 200 epochs and twice the
 # learning rate it scored 0% on seeds 0, 1 and 2 (one core, 60-80 s).

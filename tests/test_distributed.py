@@ -16,6 +16,9 @@ from asr.nn.checkpoint import load_state, load_weights
 from asr.nn.distributed import shard, torchrun_command
 from nn_helpers import TINY, yesno_subset
 
+# one worker builds the module's trained models (`--dist loadgroup`), not each
+pytestmark = pytest.mark.xdist_group("distributed")
+
 EPOCHS = 6
 # Deterministic on the fly: no dropout, no augmentation. Checkpoints kept to compare epochs.
 CONFIG = {**TINY, "epochs": EPOCHS, "patience": 100, "keep_checkpoints": True, "average": 1}
