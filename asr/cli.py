@@ -161,10 +161,23 @@ def add_corpus_commands(sub) -> None:
     p.add_argument("--mirror", help="base URL replacing the archive's folder (e.g. https://openslr.elda.org/resources/12)")
     p.set_defaults(func=run_download)
 
-    p = sub.add_parser("synth", help="make a small synthetic corpus with espeak-ng (digits and commands, "
-                                     "several voices, noise): OUT/{train,dev,test}")
-    p.add_argument("out", help="output folder (audio under OUT/wav, data dirs beside it)")
-    p.add_argument("--utts", type=int, default=600, help="number of utterances (default 600, about 15 minutes)")
+    p = sub.add_parser("synth", help="make a synthetic corpus with espeak-ng (several voices, rates, pitches, "
+                                     "noise): OUT/{train,dev,test}; small (the demo's) or --hours H long")
+    p.add_argument("out", help="output folder (audio under OUT/wav, data dirs beside it); built beside it in "
+                               ".OUT.partial and renamed when complete; the same command continues a killed run")
+    p.add_argument("--utts", type=int, help="number of utterances (default 600, about 15 minutes); not with --hours")
+    p.add_argument("--hours", type=float, metavar="H",
+                   help="instead of --utts: make train H hours of audio long (dev and test: --eval-utts each)")
+    p.add_argument("--eval-utts", type=int, metavar="N",
+                   help="with --hours: utterances in each of dev and test (default 60)")
+    p.add_argument("--vocabulary", choices=("commands", "digits", "text"), default="commands",
+                   help="commands: the ten digits and ten command words (default, the demo's); digits: the "
+                        "digits alone; text: windows of --words consecutive words of the sentences of --text "
+                        "(every tenth sentence held out for dev and test)")
+    p.add_argument("--text", metavar="FILE", help="with --vocabulary text: one sentence a line, normalised with the "
+                                                  "toolkit's text rule (e.g. ../shared/data/lm_text/ljspeech_metadata.norm.txt)")
+    p.add_argument("--words", type=int, nargs=2, metavar=("MIN", "MAX"),
+                   help="words per utterance (default 2 5; with --vocabulary text 3 15)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same corpus")
     p.add_argument("--snr-db", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(15.0, 30.0),
                    help="range of the white-noise signal-to-noise ratio in dB (default 15 30)")
@@ -202,7 +215,9 @@ def run_download(args) -> int:
 
 
 def run_synth(args) -> int:
-    from asr.corpora.synth import VOICES, SynthConfig, make_corpus
+    from pathlib import Path
+
+    from asr.corpora.synth import EVAL_UTTS, VOICES, SynthConfig, make_corpus
     from asr.datadir import read_datadir
 
     voices = dict(VOICES)
@@ -211,10 +226,25 @@ def run_synth(args) -> int:
         if unknown:
             raise AsrError(f"synth: unknown voice {unknown[0]!r}; known: {', '.join(VOICES)}")
         voices = {name: VOICES[name] for name in args.voices}
-    config = SynthConfig(num_utts=args.utts, seed=args.seed, sample_rate=args.sample_rate,
-                         voices=voices, snr_db=tuple(args.snr_db))
-    for name, path in make_corpus(args.out, config).items():
-        print(f"{path}: {len(read_datadir(path))} utterances")
+    if args.hours is not None and args.utts is not None:
+        raise AsrError("synth: give --utts or --hours, not both")
+    if args.eval_utts is not None and args.hours is None:
+        raise AsrError("synth: --eval-utts sets dev and test with --hours; without it they are 10% of --utts each")
+    if args.text is not None and args.vocabulary != "text":
+        raise AsrError("synth: --text is read only with --vocabulary text")
+    config = SynthConfig(num_utts=600 if args.utts is None else args.utts, seed=args.seed,
+                         sample_rate=args.sample_rate, voices=voices, snr_db=tuple(args.snr_db),
+                         vocabulary=args.vocabulary, text=args.text, hours=args.hours,
+                         eval_utts=EVAL_UTTS if args.eval_utts is None else args.eval_utts)
+    if args.words and args.vocabulary == "text":
+        config.text_words = tuple(args.words)
+    elif args.words:
+        config.min_words, config.max_words = args.words
+    written = make_corpus(args.out, config)
+    hours = json.loads((Path(args.out) / "synth.json").read_text()).get("hours", {})
+    for name, path in written.items():
+        length = f", {hours[name]:.4f} hours" if name in hours else ""
+        print(f"{path}: {len(read_datadir(path))} utterances{length}")
     return 0
 
 

@@ -1,40 +1,66 @@
-"""A small synthetic corpus made offline with espeak-ng: the demo's data, and a smoke test.
+"""Synthetic corpora made offline with espeak-ng: the demo's small one, and long ones for benchmarks.
 
 espeak-ng comes from the `espeakng-loader` wheel (libespeak-ng plus its voice data; no system
 package). It is driven through ctypes in synchronous mode: espeak_Synth calls back with blocks
 of 16-bit samples at 22,050 Hz, which are collected, resampled to 16 kHz, padded with a little
 silence and mixed with white noise at a random signal-to-noise ratio.
 
-Vocabulary: the ten digits and ten command words; each utterance is 2-5 words drawn at random,
-so a model can learn it in minutes. Speakers are espeak voices (several accents, male and
-female variants); each utterance gets its own speaking rate, pitch, pitch range, loudness and
-noise level. Splits are by utterance with every voice in train, dev and test: this measures
-whether a pipeline runs and learns, not how well it generalises to new speakers. Synthetic
-speech is a smoke test; real numbers come from the AN4 recipe.
+Vocabulary (`vocabulary`): "commands" (the default, the demo's) is the ten digits and ten command
+words, 2-5 words drawn at random per utterance, so a model can learn it in minutes; "digits" the
+ten digits alone; "text" windows of 3-15 consecutive words of the sentences of a text file,
+normalised with the toolkit's one text rule (asr.corpora.text_norm), so the lexicon and LM stages
+read it as they read any corpus. Every tenth sentence of the file (the 1st, 11th, ...) is held out:
+dev and test draw from those, train from the rest. Speakers are espeak voices (several accents,
+male and female variants); each utterance gets its own speaking rate, pitch, pitch range,
+loudness and noise level. Splits are by utterance with every voice in train, dev and test: this
+measures whether a pipeline runs and learns, not how well it generalises to new speakers.
+Synthetic speech is a smoke test and a benchmark of scale (speed, memory), never a WER claim;
+real numbers come from the AN4 recipe.
+
+Size: `num_utts` utterances split 80/10/10, or with `hours` dev and test of `eval_utts`
+utterances each and train made until its audio reaches that many hours (the last utterance
+crosses the line). Utterances are made and written one at a time; only the tables (ids, paths,
+transcripts: about 0.4 kB per utterance, some 50 MB for 100 hours) stay in memory.
+
+The corpus is built in a hidden folder beside OUT (`.OUT.partial`) and renamed to OUT when it is
+complete, replacing a corpus made there before: a killed run never leaves an OUT that looks
+finished. Run the same command again and it continues: the audio files already written (each
+written atomically) are kept, the rest are made. A folder holding anything `asr synth` does not
+write is refused, never replaced.
 """
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import itertools
 import json
+import logging
+import math
 import os
 import random
+import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
 from asr.audio import resample
-from asr.corpora.common import add_utterance
+from asr.corpora.text_norm import normalize_text
 from asr.datadir import DataDir, validate_datadir, write_datadir
 from asr.errors import AsrError
-from asr.fileio import atomic_write
+from asr.fileio import atomic_write, read_lines
+
+log = logging.getLogger(__name__)
 
 DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
 COMMANDS = ("YES", "NO", "GO", "STOP", "UP", "DOWN", "LEFT", "RIGHT", "ON", "OFF")
 VOCABULARY = DIGITS + COMMANDS
+# vocabulary name -> its words; "text" takes its words from a text file
+VOCABULARIES = {"commands": VOCABULARY, "digits": DIGITS, "text": ()}
 
 # speaker id -> espeak voice ("language+variant"); accents: US, British RP, Scottish, New York, Caribbean.
 VOICES = {
@@ -55,6 +81,17 @@ ESPEAK_CHARS_AUTO = 0
 ESPEAK_RATE, ESPEAK_PITCH, ESPEAK_RANGE = 1, 3, 4  # espeak_PARAMETER values
 SAMPLE_MAX = 32768.0  # full scale of 16-bit samples
 MIN_SAMPLE_RATE = 8000  # telephone band: below it the digits are no longer intelligible
+EVAL_UTTS = 60  # dev and test utterances each when the size is given in hours: the default corpus's
+HELD_OUT_EVERY = 10  # vocabulary "text": sentence i of the file is for dev and test when i % 10 == 0
+SHARD_SIZE = 1000  # with hours, the audio goes in folders of a thousand files: wav/0000, wav/0001, ...
+HOURS_ID_DIGITS = 7  # utterance numbers with hours: ten million (about 7,000 hours of commands)
+SECONDS_PER_HOUR = 3600
+# What a corpus folder holds; a folder with anything else is never replaced.
+CORPUS_NAMES = frozenset({"wav", "train", "dev", "test", "synth.json"})
+PROGRESS_FILE = "settings.json"  # in the unfinished folder: the settings it is being made with
+# Settings added after the first version: synth.json names them only when they differ from their
+# defaults, so a corpus made with the default options is byte for byte the one made before them.
+ADDED_SETTINGS = ("vocabulary", "text", "text_words", "hours", "eval_utts")
 
 
 class Espeak:
@@ -131,7 +168,7 @@ class SynthConfig:
     seed: int = 0
     sample_rate: int = 16000
     voices: dict[str, str] = field(default_factory=lambda: dict(VOICES))
-    min_words: int = 2
+    min_words: int = 2  # words per utterance, vocabularies "commands" and "digits"
     max_words: int = 5
     rate_wpm: tuple[int, int] = (130, 200)  # speaking rate range, words per minute (espeak default 175)
     pitch: tuple[int, int] = (30, 70)  # espeak pitch range, 0-100 (50 = the voice's normal)
@@ -141,6 +178,41 @@ class SynthConfig:
     pad_seconds: tuple[float, float] = (0.1, 0.4)  # silence added before and after, seconds
     dev_fraction: float = 0.1
     test_fraction: float = 0.1
+    vocabulary: str = "commands"  # commands (digits and command words), digits, or text
+    text: str | None = None  # vocabulary "text": a text file, one sentence a line (normalised here)
+    text_words: tuple[int, int] = (3, 15)  # vocabulary "text": words per utterance (a shorter sentence whole)
+    hours: float | None = None  # instead of num_utts: make train this many hours of audio long
+    eval_utts: int = EVAL_UTTS  # with hours: utterances in each of dev and test
+
+
+def word_range(config: SynthConfig) -> tuple[int, int]:
+    low, high = config.text_words if config.vocabulary == "text" else (config.min_words, config.max_words)
+    return low, high
+
+
+def check_config(config: SynthConfig) -> None:
+    """Every setting checked before any work; one line each."""
+    if not config.voices:
+        raise AsrError("synth: no voices given")
+    if config.sample_rate < MIN_SAMPLE_RATE:
+        raise AsrError(f"synth: sample rate {config.sample_rate} is below {MIN_SAMPLE_RATE} Hz")
+    if config.vocabulary not in VOCABULARIES:
+        raise AsrError(f"synth: unknown vocabulary {config.vocabulary!r}; known: {', '.join(VOCABULARIES)}")
+    if config.vocabulary == "text" and not config.text:
+        raise AsrError("synth: vocabulary 'text' needs a text file (--text FILE)")
+    if config.vocabulary != "text" and config.text:
+        raise AsrError(f"synth: a text file is read only with vocabulary 'text', not {config.vocabulary!r}")
+    low, high = word_range(config)
+    if not 1 <= low <= high:
+        raise AsrError(f"synth: words per utterance {low} to {high}: need 1 <= MIN <= MAX")
+    if config.hours is None:
+        split_counts(config.num_utts, config)
+        return
+    hours = config.hours
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not math.isfinite(hours) or hours <= 0:
+        raise AsrError(f"synth: hours must be a number above 0, not {hours!r}")
+    if config.eval_utts < 1:
+        raise AsrError(f"synth: dev and test need at least 1 utterance each, not {config.eval_utts}")
 
 
 def render(text: str, voice: str, config: SynthConfig, rng: np.random.Generator) -> np.ndarray:
@@ -167,26 +239,50 @@ def split_counts(num_utts: int, config: SynthConfig) -> dict[str, int]:
     return {"train": num_utts - dev - test, "dev": dev, "test": test}
 
 
-def make_corpus(out: str | os.PathLike, config: SynthConfig | None = None) -> dict[str, Path]:
-    """Write OUT/wav/*.wav and the data dirs OUT/{train,dev,test}; return {split: path}.
+def read_sentences(path: str | os.PathLike) -> list[tuple[str, ...]]:
+    """The non-empty lines of a text file as normalised words (upper case, numbers spelled out)."""
+    sentences = [tuple(normalize_text(line).split()) for _, line in read_lines(path)]
+    sentences = [s for s in sentences if s]
+    if len(sentences) < 2:
+        raise AsrError(f"{path}: {len(sentences)} sentence(s) with words; vocabulary 'text' needs at least "
+                       f"2 (train and the held-out share for dev and test)")
+    return sentences
 
-    The same config (seed included) gives the same transcripts, voices, rates, pitches, gains,
-    padding and noise. The samples are identical when the corpus is the first synthesis in its
-    process (as with `asr synth`): espeak-ng keeps waveform state (pitch flutter phase) from one
-    utterance to the next that neither espeak_Initialize nor its random seed resets, so a second
-    corpus made in the same process differs by a few samples per utterance.
-    """
-    config = config or SynthConfig()
-    if not config.voices:
-        raise AsrError("synth: no voices given")
-    if config.sample_rate < MIN_SAMPLE_RATE:
-        raise AsrError(f"synth: sample rate {config.sample_rate} is below {MIN_SAMPLE_RATE} Hz")
+
+class Transcripts:
+    """Each utterance's words, drawn in utterance order from one random.Random (`picker`)."""
+
+    def __init__(self, config: SynthConfig, picker: random.Random) -> None:
+        self.picker = picker
+        self.low, self.high = word_range(config)
+        self.words = VOCABULARIES[config.vocabulary]
+        self.pools: dict[str, list[tuple[str, ...]]] = {}
+        if config.vocabulary == "text":
+            sentences = read_sentences(config.text)
+            self.pools = {"train": [s for i, s in enumerate(sentences) if i % HELD_OUT_EVERY],
+                          "eval": [s for i, s in enumerate(sentences) if i % HELD_OUT_EVERY == 0]}
+
+    def draw(self, split: str) -> str:
+        picker = self.picker
+        if not self.pools:
+            return " ".join(picker.choices(self.words, k=picker.randint(self.low, self.high)))
+        sentence = picker.choice(self.pools["train" if split == "train" else "eval"])
+        length = min(picker.randint(self.low, self.high), len(sentence))
+        start = picker.randint(0, len(sentence) - length)
+        return " ".join(sentence[start:start + length])
+
+
+def plan(config: SynthConfig, picker: random.Random) -> Iterator[tuple[int, str]]:
+    """(utterance number, split) in the order they are made. With hours: dev, test, then train
+    without end (the caller stops it). Otherwise the splits are a shuffle of the numbers, drawn
+    from `picker` before any transcript."""
+    if config.hours is not None:
+        for index in range(2 * config.eval_utts):
+            yield index, "dev" if index < config.eval_utts else "test"
+        for index in itertools.count(2 * config.eval_utts):
+            yield index, "train"
+        return
     counts = split_counts(config.num_utts, config)
-    out = Path(out)
-    wav_dir = out / "wav"
-    wav_dir.mkdir(parents=True, exist_ok=True)
-    picker = random.Random(config.seed)
-    speakers = sorted(config.voices)
     order = list(range(config.num_utts))
     picker.shuffle(order)
     split_of = {}
@@ -194,27 +290,168 @@ def make_corpus(out: str | os.PathLike, config: SynthConfig | None = None) -> di
                                              (counts["train"], counts["train"] + counts["dev"]),
                                              (counts["train"] + counts["dev"], config.num_utts))):
         split_of.update({index: split for index in order[start:stop]})
-    splits = {name: DataDir() for name in counts}
-    for index in tqdm(range(config.num_utts), desc="synth", unit="utt", file=sys.stderr):
-        speaker = speakers[index % len(speakers)]
-        words = picker.choices(VOCABULARY, k=picker.randint(config.min_words, config.max_words))
-        text = " ".join(words)
-        # One generator per utterance: its settings and noise do not depend on how many
-        # samples espeak produced for the utterances before it.
-        rng = np.random.default_rng([config.seed, index])
-        samples = render(text, config.voices[speaker], config, rng)
+    for index in range(config.num_utts):
+        yield index, split_of[index]
+
+
+def audio_name(config: SynthConfig, index: int, speaker: str) -> tuple[str, Path]:
+    """(utterance id, audio path relative to the corpus folder)."""
+    if config.hours is None:
         utt = f"{speaker}-{index:05d}"
-        path = wav_dir / f"{utt}.wav"
-        with atomic_write(path, "wb") as f:
-            sf.write(f, samples, config.sample_rate, format="WAV", subtype="PCM_16")
-        add_utterance(splits[split_of[index]], utt, speaker, path, text, path)
-    written = {}
+        return utt, Path("wav") / f"{utt}.wav"
+    utt = f"{speaker}-{index:0{HOURS_ID_DIGITS}d}"
+    return utt, Path("wav") / f"{index // SHARD_SIZE:04d}" / f"{utt}.wav"
+
+
+def settings_record(config: SynthConfig) -> dict:
+    """The settings as synth.json records them: the added ones only where not at their defaults."""
+    defaults = asdict(SynthConfig())
+    record = asdict(config)
+    for name in ADDED_SETTINGS:
+        if record[name] == defaults[name]:
+            del record[name]
+    return record
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_destination(target: Path) -> None:
+    """OUT may be missing, empty, or a corpus made before (replaced whole); nothing else."""
+    if target.exists() and not target.is_dir():
+        raise AsrError(f"{target}: exists and is not a folder")
+    if target.is_dir():
+        foreign = sorted(p.name for p in target.iterdir()
+                         if p.name not in CORPUS_NAMES and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+        if foreign:
+            raise AsrError(f"{target}: holds {foreign[0]!r}, which `asr synth` does not write; remove it or "
+                           f"choose another folder (a corpus made there before is replaced whole)")
+
+
+def unfinished_dir(target: Path) -> Path:
+    """Where the corpus for `target` is built before it is renamed into place."""
+    return target.parent / f".{target.name}.partial"
+
+
+def open_work_dir(work: Path, progress: dict) -> bool:
+    """Make or reopen the unfinished folder; True when it continues a run with the same settings."""
+    progress = json.loads(json.dumps(progress))  # tuples as lists, as read back
+    if work.is_dir():
+        try:
+            same = json.loads((work / PROGRESS_FILE).read_text()) == progress
+        except (OSError, ValueError):
+            same = False
+        if same:
+            for stale in (work / "wav").rglob(".*.tmp"):  # files a killed run was writing
+                stale.unlink()
+            log.warning("%s: continuing an unfinished run with the same settings", work)
+            return True
+        log.warning("%s: unfinished run with other settings; starting again", work)
+        shutil.rmtree(work)
+    elif work.exists() or work.is_symlink():
+        work.unlink()
+    (work / "wav").mkdir(parents=True)
+    with atomic_write(work / PROGRESS_FILE) as f:
+        json.dump(progress, f, indent=1)
+    return False
+
+
+def replace_dir(work: Path, target: Path) -> None:
+    """Rename the finished folder to OUT. A corpus there before is first renamed aside to .OUT.old
+    and deleted once the new one is in place."""
+    old = target.parent / f".{target.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        os.rename(target, old)
+    os.rename(work, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def make_corpus(out: str | os.PathLike, config: SynthConfig | None = None) -> dict[str, Path]:
+    """Write OUT/wav/ and the data dirs OUT/{train,dev,test}; return {split: path}.
+
+    The same config (seed included) gives the same transcripts, voices, rates, pitches, gains,
+    padding and noise. The samples are identical when the corpus is the first synthesis in its
+    process (as with `asr synth`): espeak-ng keeps waveform state (pitch flutter phase) from one
+    utterance to the next that neither espeak_Initialize nor its random seed resets, so a second
+    corpus made in the same process differs by a few samples per utterance. For the same reason
+    a run continued after a kill has the transcripts and settings of an uninterrupted one, but the
+    files made after the restart may differ by a few samples (and, with hours, train may end one
+    utterance sooner or later).
+    """
+    config = config or SynthConfig()
+    check_config(config)
+    target = Path(out).resolve()  # through a link to a folder elsewhere: the corpus goes there
+    check_destination(target)
+    picker = random.Random(config.seed)
+    transcripts = Transcripts(config, picker)  # reads and checks the text file before any work
+    progress = {"config": asdict(config), "text_sha256": file_sha256(config.text) if config.text else None}
+    work = unfinished_dir(target)
+    resumed = open_work_dir(work, progress)
+    speakers = sorted(config.voices)
+    splits = {name: DataDir() for name in ("train", "dev", "test")}
+    seconds = dict.fromkeys(splits, 0.0)
+    words_used: set[str] = set()
+    goal = None if config.hours is None else config.hours * SECONDS_PER_HOUR
+    if goal is None:
+        bar = tqdm(total=config.num_utts, desc="synth", unit="utt", file=sys.stderr)
+    else:
+        bar = tqdm(total=2 * config.eval_utts, desc="synth dev+test", unit="utt", file=sys.stderr)
+    in_train = False  # with hours: the bar counts dev and test utterances, then hours of train
+    for index, split in plan(config, picker):
+        if goal is not None and split == "train":
+            if seconds["train"] >= goal:
+                break
+            if not in_train:
+                in_train = True
+                bar.close()
+                bar = tqdm(total=config.hours, desc="synth train", unit="h", file=sys.stderr,
+                           bar_format="{l_bar}{bar}| {n:.4f}/{total:.4f} h [{elapsed}<{remaining}]")
+        speaker = speakers[index % len(speakers)]
+        text = transcripts.draw(split)
+        utt, relative = audio_name(config, index, speaker)
+        path = work / relative
+        if resumed and path.is_file():
+            frames = sf.info(str(path)).frames
+        else:
+            # One generator per utterance: its settings and noise do not depend on how many
+            # samples espeak produced for the utterances before it.
+            rng = np.random.default_rng([config.seed, index])
+            samples = render(text, config.voices[speaker], config, rng)
+            with atomic_write(path, "wb") as f:
+                sf.write(f, samples, config.sample_rate, format="WAV", subtype="PCM_16")
+            frames = len(samples)
+        seconds[split] += frames / config.sample_rate
+        data = splits[split]
+        data.wav[utt] = str(target / relative)
+        data.text[utt] = text
+        data.utt2spk[utt] = speaker
+        words_used.update(text.split())
+        if goal is not None and split == "train":
+            bar.update(min(seconds["train"], goal) / SECONDS_PER_HOUR - bar.n)
+        else:
+            bar.update(1)
+    bar.close()
     for name, data in splits.items():
-        write_datadir(data, out / name)
-        problems = validate_datadir(out / name)
+        write_datadir(data, work / name)
+        problems = validate_datadir(work / name, check_audio=False)  # paths name OUT, not yet there
         if problems:
             raise AsrError(f"synth: generated data dir is invalid: {problems[0]}")
-        written[name] = out / name
-    with atomic_write(out / "synth.json") as f:
-        json.dump({"config": asdict(config), "counts": counts, "vocabulary": list(VOCABULARY)}, f, indent=1)
-    return written
+    record = settings_record(config)
+    summary = {"config": record, "counts": {name: len(data) for name, data in splits.items()},
+               "vocabulary": list(transcripts.words) or sorted(words_used)}
+    if any(name in record for name in ADDED_SETTINGS):  # a corpus the first version could not make
+        summary["hours"] = {name: round(s / SECONDS_PER_HOUR, 6) for name, s in seconds.items()}
+        if config.text:
+            summary["text_sha256"] = progress["text_sha256"]
+    with atomic_write(work / "synth.json") as f:
+        json.dump(summary, f, indent=1)
+    (work / PROGRESS_FILE).unlink()
+    replace_dir(work, target)
+    return {name: Path(out) / name for name in splits}
