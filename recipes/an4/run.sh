@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # AN4 (CMU census / alphanumeric database): 948 training and 130 test utterances of spelled
 # letters, digits and a few command words, 74 + 10 speakers, 16 kHz. Trains the classic
-# (monophone and triphone GMM-HMM), ctc and hybrid systems, decodes the test set, and writes
+# (monophone and triphone GMM-HMM), ctc, joint CTC/attention (ctc-joint) and hybrid systems, then
+# the DNN-HMM on the classic alignment, decodes the test set, and writes
 # exp/RESULTS.md and exp/report/report.html. With --learning-curve, stage 8 trains every system on
 # nested subsets of the training data and plots WER against hours.
 # Published on AN4 test (773 words): Kaldi mono 10.61%, tri1 10.48%, tri3 (SAT) 5.95% WER;
