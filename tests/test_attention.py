@@ -6,7 +6,7 @@ import torch
 from nn_helpers import TINY, transcripts, yesno_subset
 
 from asr.audio import load_audio
-from asr.datadir import read_datadir
+from asr.datadir import read_datadir, write_datadir
 from asr.errors import AsrError
 from asr.modeldir import read_model_info
 from asr.nn.attention import EOS, AttentionDecoder
@@ -19,15 +19,19 @@ from asr.search import Hypothesis, Word
 # one worker builds the module's trained models (`--dist loadgroup`), not each
 pytestmark = pytest.mark.xdist_group("attention")
 
-# The tiny model plus a one-layer decoder. Cross-attention takes longer to find its place than CTC
-# (at 120 epochs the decoder alone scored 2-15% over seeds 0-2); at 200 epochs and twice the
-# learning rate it scored 0% on seeds 0, 1 and 2 (one core, 60-80 s).
+# The tiny model plus a one-layer decoder, on three utterances. Cross-attention takes longer to
+# find its place than CTC (at 120 epochs the decoder alone scored 4-25% over seeds 0-3); at 200
+# epochs and twice the learning rate it scored 0% on seeds 0, 1, 2 and 3 (one core, about 35 s).
 JOINT = {**TINY, "attention_layers": 1, "num_heads": 4, "epochs": 200, "patience": 200, "lr": 0.003}
+UTTS = 3
 
 
 @pytest.fixture(scope="module")
 def few(data_root, tmp_path_factory):
-    return yesno_subset(data_root, tmp_path_factory.mktemp("attention"))
+    out = tmp_path_factory.mktemp("attention")
+    data = read_datadir(yesno_subset(data_root, out))
+    write_datadir(data.select(data.utts[:UTTS]), out / "three")
+    return out / "three"
 
 
 @pytest.fixture(scope="module")
