@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -88,3 +89,12 @@ def write_map(path: str | os.PathLike, table: dict[str, str]) -> None:
         for key in sorted(table):
             value = table[key]
             f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

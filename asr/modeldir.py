@@ -12,7 +12,6 @@ Bottom-level: imports only asr.errors and asr.fileio, so stages, pipelines and r
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from asr.errors import AsrError
-from asr.fileio import atomic_write
+from asr.fileio import atomic_write, sha256  # sha256: model dirs record their files' checksums
 
 MODEL_FILE = "model.yaml"
 FORMAT = 2  # model.yaml layout; 1 (no `format` entry): before the one ModelInfo shape (read, upgraded)
@@ -146,14 +145,6 @@ def model_files(info: ModelInfo) -> list[str]:
     found.extend(info.units[key] for key in ("tokens", "model") if key in info.units)
     found.extend(info.decoding[key] for key in ("lexicon", "lm") if info.decoding.get(key) is not None)
     return list(dict.fromkeys(found))  # each once, in order
-
-
-def sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_model_info(model_dir: str | os.PathLike, info: ModelInfo) -> None:

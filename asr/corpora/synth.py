@@ -31,7 +31,6 @@ write is refused, never replaced.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import itertools
 import json
 import logging
@@ -52,7 +51,7 @@ from asr.audio import resample
 from asr.corpora.text_norm import normalize_text
 from asr.datadir import DataDir, validate_datadir, write_datadir
 from asr.errors import AsrError
-from asr.fileio import atomic_write, read_lines
+from asr.fileio import atomic_write, read_lines, sha256
 
 log = logging.getLogger(__name__)
 
@@ -313,14 +312,6 @@ def settings_record(config: SynthConfig) -> dict:
     return record
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_destination(target: Path) -> None:
     """OUT may be missing, empty, or a corpus made before (replaced whole); nothing else."""
     if target.exists() and not target.is_dir():
@@ -391,7 +382,7 @@ def make_corpus(out: str | os.PathLike, config: SynthConfig | None = None) -> di
     check_destination(target)
     picker = random.Random(config.seed)
     transcripts = Transcripts(config, picker)  # reads and checks the text file before any work
-    progress = {"config": asdict(config), "text_sha256": file_sha256(config.text) if config.text else None}
+    progress = {"config": asdict(config), "text_sha256": sha256(config.text) if config.text else None}
     work = unfinished_dir(target)
     resumed = open_work_dir(work, progress)
     speakers = sorted(config.voices)
