@@ -86,7 +86,8 @@ def feature_config(config: dict) -> FeatureConfig:
 
 
 def model_config(config: dict, num_outputs: int, frames_per_output: int = 1) -> ModelConfig:
-    return ModelConfig.from_dict({**{k: config[k] for k in MODEL_KEYS + ATTENTION_MODEL_KEYS if k in config},
+    return ModelConfig.from_dict({**{k: config[k] for k in MODEL_KEYS},
+                                  **{k: config[k] for k in ATTENTION_MODEL_KEYS if k in config},  # ctc only
                                   "num_outputs": num_outputs,
                                   "input_dim": config["num_filters"], "frames_per_output": frames_per_output})
 
@@ -94,8 +95,8 @@ def model_config(config: dict, num_outputs: int, frames_per_output: int = 1) -> 
 def train_config(config: dict) -> TrainConfig:
     spec = SpecAugmentConfig(enabled=bool(config["spec_augment"]),
                              **{f: config[k] for k, f in SPEC_AUGMENT_KEYS.items()})
-    return TrainConfig.from_dict({**{k: config[k] for k in TRAIN_KEYS + ATTENTION_TRAIN_KEYS + TRANSFER_TRAIN_KEYS
-                                     if k in config},
+    return TrainConfig.from_dict({**{k: config[k] for k in TRAIN_KEYS + TRANSFER_TRAIN_KEYS},
+                                  **{k: config[k] for k in ATTENTION_TRAIN_KEYS if k in config},  # ctc only
                                   "spec_augment": spec,
                                   "speeds": SPEEDS if config["speed_perturb"] else (1.0,)})
 
