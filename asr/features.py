@@ -40,6 +40,7 @@ import json
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -335,29 +336,68 @@ def load_features(data: DataDir, config: FeatureConfig, cache_dir: Path | None =
     With `cache_dir`, features already extracted for the same audio and settings are loaded;
     the rest are computed over `nj` processes and stored. Speaker CMVN uses data.utt2spk.
     """
-    utts = data.utts
-    jobs = {utt: (_utterance_source(data, utt), None) for utt in utts}
-    raw: dict[str, np.ndarray] = {}
-    store = None
-    if cache_dir is not None:
-        store = _cache_dir(Path(cache_dir), config)
-        for utt, (source, _) in jobs.items():
-            path = store / f"{_source_key(source)}.npy"
-            jobs[utt] = (source, path)
-            cached = _read_cached(path)
-            if cached is not None:
-                raw[utt] = cached
-    todo = [utt for utt in utts if utt not in raw]
-    log.info("features: %d utterances from cache, %d to compute (nj=%d)", len(raw), len(todo), nj)
-    if todo:
-        computed = _compute_all([jobs[u][0] for u in todo], config, nj)
-        for utt, feats in zip(todo, computed):
-            raw[utt] = feats
-            if store is not None:
-                with atomic_write(jobs[utt][1], "wb") as f:
-                    np.save(f, feats, allow_pickle=False)
-    raw = {utt: raw[utt] for utt in utts}
-    return normalise(raw, config, data.utt2spk)
+    if cache_dir is None:
+        sources = [_utterance_source(data, utt) for utt in data.utts]
+        raw = dict(zip(data.utts, _compute_all(sources, config, nj)))
+        return normalise(raw, config, data.utt2spk)
+    reader = FeatureReader(cache_features(data, config, cache_dir, nj), config, data.utt2spk)
+    return {utt: reader[utt] for utt in data.utts}
+
+
+def cache_features(data: DataDir, config: FeatureConfig, cache_dir: Path, nj: int = 1,
+                   perturb: Callable[[np.ndarray], np.ndarray] | None = None,
+                   tag: str = "") -> dict[str, Path]:
+    """The cache file of every utterance's raw features (sorted ids), extracting the missing ones.
+
+    Extraction runs over `nj` processes and writes each utterance as it comes, so memory holds
+    one utterance, not the corpus. `perturb` (a picklable function of the samples, e.g. speed
+    perturbation) is applied to the audio first; `tag` names it in the file names.
+    """
+    store = _cache_dir(Path(cache_dir), config)
+    sources = {utt: _utterance_source(data, utt) for utt in data.utts}
+    paths = {utt: store / f"{_source_key(src)}{'-' + tag if tag else ''}.npy" for utt, src in sources.items()}
+    todo = [utt for utt in data.utts if not _readable(paths[utt])]
+    log.info("features%s: %d utterances cached, %d to compute (nj=%d)", f" ({tag})" if tag else "",
+             len(paths) - len(todo), len(todo), nj)
+    for utt, feats in zip(todo, _compute_all([sources[u] for u in todo], config, nj, perturb)):
+        with atomic_write(paths[utt], "wb") as f:
+            np.save(f, feats, allow_pickle=False)
+    return paths
+
+
+class FeatureReader:
+    """Normalised features read from cache files when asked: memory holds the file names, the
+    frame counts and the speakers' CMVN statistics, not the frames.
+
+    Gives what `normalise` gives for the same raw features (the same statistics, the same order).
+    """
+
+    def __init__(self, paths: dict[str, Path], config: FeatureConfig, utt2spk: dict[str, str] | None = None):
+        self.paths, self.config = dict(paths), config
+        self.frames = {utt: _frame_count(path) for utt, path in self.paths.items()}
+        self.speaker = (utt2spk if config.cmvn == "speaker" and utt2spk else None)
+        self.stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if self.speaker:  # one speaker's frames in memory at a time
+            groups: dict[str, list[str]] = {}
+            for utt in self.paths:
+                groups.setdefault(self.speaker[utt], []).append(utt)
+            for spk, utts in groups.items():
+                self.stats[spk] = cmvn_stats([self.raw(u) for u in utts], config)
+
+    def raw(self, utt: str) -> np.ndarray:
+        return np.load(self.paths[utt], allow_pickle=False)
+
+    def __getitem__(self, utt: str) -> np.ndarray:
+        feats = self.raw(utt)
+        if self.config.cmvn == "none":
+            return feats
+        mean, std = self.stats[self.speaker[utt]] if self.speaker else cmvn_stats([feats], self.config)
+        return apply_cmvn(feats, mean, std, self.config.norm_vars)
+
+
+def _frame_count(path: Path) -> int:
+    """Frames in a cached .npy file, from its header."""
+    return np.load(path, mmap_mode="r", allow_pickle=False).shape[0]
 
 
 def _utterance_source(data: DataDir, utt: str) -> tuple[str, float | None, float | None]:
@@ -399,35 +439,42 @@ def _cache_dir(cache_dir: Path, config: FeatureConfig) -> Path:
     return store
 
 
-def _read_cached(path: Path) -> np.ndarray | None:
+def _readable(path: Path) -> bool:
+    """Whether a cache file holds features (a file damaged by hand or disk is computed again)."""
     if not path.is_file():
-        return None
+        return False
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:  # damaged by hand or disk: recompute rather than fail
+        np.load(path, mmap_mode="r", allow_pickle=False)
+        return True
+    except (OSError, ValueError) as e:
         log.warning("%s: unreadable cached features (%s); recomputing", path, e)
-        return None
+        return False
 
 
-def _compute_all(sources: list, config: FeatureConfig, nj: int) -> list[np.ndarray]:
+def _compute_all(sources: list, config: FeatureConfig, nj: int,
+                 perturb: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[np.ndarray]:
+    """Features of each source in order, yielded as they are computed."""
     from tqdm import tqdm
 
     bar = dict(total=len(sources), desc=f"{config.kind} features", unit="utt", leave=False)
     if nj <= 1 or len(sources) < 2:
-        return [_compute_source(s, config) for s in tqdm(sources, **bar)]
+        yield from (_compute_source(s, config, perturb) for s in tqdm(sources, **bar))
+        return
     # spawn, not fork: a forked child of a process with live torch/OpenMP thread pools can hang
     context = multiprocessing.get_context("spawn")
     with _single_threaded_env():
         pool = context.Pool(min(nj, len(sources)))
     with pool:
         chunk = max(1, min(16, len(sources) // (4 * nj)))
-        work = pool.imap(_compute_job, [(s, config) for s in sources], chunksize=chunk)
-        return list(tqdm(work, **bar))
+        work = pool.imap(_compute_job, [(s, config, perturb) for s in sources], chunksize=chunk)
+        yield from tqdm(work, **bar)
 
 
-def _compute_source(source, config: FeatureConfig) -> np.ndarray:
+def _compute_source(source, config: FeatureConfig, perturb=None) -> np.ndarray:
     path, start, end = source
     samples = _read_samples(path, start, end, config.sample_rate)
+    if perturb is not None:
+        samples = perturb(samples)
     try:
         return compute(samples, config)
     except AsrError as e:

@@ -23,12 +23,13 @@ class Interrupted(Exception):
 
 @pytest.fixture(scope="module")
 def examples(data_root, tmp_path_factory):
-    few = read_datadir(yesno_subset(data_root, tmp_path_factory.mktemp("yesno")))
+    out = tmp_path_factory.mktemp("yesno")
+    few = read_datadir(yesno_subset(data_root, out))
     units = CharUnits.train(list(few.text.values()))
     targets = {u: units.encode(t) for u, t in few.text.items()}
     features = FeatureConfig(kind="fbank", sample_rate=8000, num_filters=40)
     # every random draw is exercised: speeds, SpecAugment masks, dropout, batch order
-    return load_examples(few, features, targets, speeds=(0.9, 1.0, 1.1)), len(units)
+    return load_examples(few, features, targets, out / "feats", speeds=(0.9, 1.0, 1.1)), len(units)
 
 
 def run(examples, out, fingerprint="same", on_step=None):

@@ -149,11 +149,12 @@ def test_hybrid_from_ctc_holds_the_encoder_while_frozen_and_records_its_source(s
 # ------------------------------------------------------------------ the training loop
 
 @pytest.fixture(scope="module")
-def examples(few):
+def examples(few, tmp_path_factory):
     data = read_datadir(few)
     units = CharUnits.train(list(data.text.values()))
     targets = {u: units.encode(t) for u, t in data.text.items()}
-    return load_examples(data, FeatureConfig(kind="fbank", sample_rate=8000, num_filters=40), targets), len(units)
+    config = FeatureConfig(kind="fbank", sample_rate=8000, num_filters=40)
+    return load_examples(data, config, targets, tmp_path_factory.mktemp("feats")), len(units)
 
 
 def small_conformer(num_outputs: int) -> CtcModel:

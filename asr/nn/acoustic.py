@@ -72,6 +72,7 @@ NN_DEFAULTS = {
     "spec_augment": _SPEC_AUGMENT.enabled,  # asr.nn.augment.SpecAugmentConfig
     **{k: getattr(_SPEC_AUGMENT, f) for k, f in SPEC_AUGMENT_KEYS.items()},
     "feature_cache": None,  # feature cache dir shared between systems (default EXP_DIR/checkpoints/feats)
+    "features_in_memory": False,  # read every utterance's features at the start (False: batch by batch)
     "keep_checkpoints": False,  # keep EXP_DIR/checkpoints (per-epoch weights, state.pt) after training
     "dev_fraction": 0.05,  # without a dev dir: this share of training speakers is held out
     "device": "auto",  # auto | cpu | cuda
@@ -153,9 +154,9 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     distributed.start(resolve_device(config["device"]))
     if not distributed.is_main():
         distributed.barrier()  # under torchrun rank 0 fills the feature cache, then the others read it
-    train_examples = load_examples(train_data, features, train_targets, train_cfg.speeds, cache, nj, alternatives,
-                                   check_fit=not frames)
-    dev_examples = load_examples(dev_data, features, dev_targets, (1.0,), cache, nj, alternatives, check_fit=not frames)
+    read = dict(nj=nj, alternatives=alternatives, check_fit=not frames, in_memory=config["features_in_memory"])
+    train_examples = load_examples(train_data, features, train_targets, cache, train_cfg.speeds, **read)
+    dev_examples = load_examples(dev_data, features, dev_targets, cache, **read)
     if distributed.is_main():
         distributed.barrier()
     log.info("training on %d utterances, validating on %d", len(train_examples), len(dev_examples))
@@ -270,7 +271,8 @@ class NeuralScorer:
 
 # Keys that do not change the training trajectory: when to stop, what to average at the end,
 # where files go. A run may be resumed with other values (e.g. more epochs).
-NOT_IN_FINGERPRINT = ("device", "threads", "epochs", "patience", "average", "keep_checkpoints", "feature_cache")
+NOT_IN_FINGERPRINT = ("device", "threads", "epochs", "patience", "average", "keep_checkpoints", "feature_cache",
+                      "features_in_memory")
 
 
 def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternatives: dict | None,

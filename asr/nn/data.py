@@ -1,6 +1,8 @@
-"""Training examples for CTC: normalised filterbanks (one copy per speed) and target token ids."""
+"""Training examples: normalised filterbanks (one copy per speed, read from the feature cache) and targets."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -8,10 +10,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from asr.audio import load_audio
 from asr.datadir import DataDir
 from asr.errors import AsrError
-from asr.features import FeatureConfig, compute, load_features, normalise
+from asr.features import FeatureConfig, FeatureReader, cache_features
 from asr.nn.augment import speed_perturb
 from asr.nn.model import output_frames
 
@@ -19,16 +20,40 @@ from asr.nn.model import output_frames
 @dataclass
 class Example:
     utt: str
-    feats: list[np.ndarray]  # (frames, bins) per speed: the unperturbed copy, then the other speeds
+    feats: Sequence[np.ndarray]  # (frames, bins) per speed: the unperturbed copy, then the other speeds
     targets: list[int]  # token ids, no blank
     alternatives: list[list[int]] = field(default_factory=list)  # other allowed targets (variants)
+    frames: int = 0  # frames of the unperturbed copy (0: taken from feats[0])
+
+    def __post_init__(self):
+        self.frames = self.frames or len(self.feats[0])
 
 
-def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[int]],
-                  speeds: tuple[float, ...] = (1.0,), cache_dir: Path | None = None,
-                  nj: int = 1, alternatives: dict[str, list[list[int]]] | None = None,
-                  check_fit: bool = True) -> list[Example]:
-    """Examples of every utterance with targets, features at each speed (1.0 from the cache).
+class StoredFeatures(Sequence):
+    """One utterance's features at each speed, read from the feature cache when indexed."""
+
+    def __init__(self, utt: str, readers: list[FeatureReader]):
+        self.utt, self.readers = utt, readers
+
+    def __len__(self) -> int:
+        return len(self.readers)
+
+    def __getitem__(self, speed_index: int) -> np.ndarray:
+        return self.readers[speed_index][self.utt]
+
+    def frame_counts(self) -> list[int]:
+        return [r.frames[self.utt] for r in self.readers]
+
+
+def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[int]], cache_dir: Path,
+                  speeds: tuple[float, ...] = (1.0,), nj: int = 1,
+                  alternatives: dict[str, list[list[int]]] | None = None,
+                  check_fit: bool = True, in_memory: bool = False) -> list[Example]:
+    """Examples of every utterance with targets, with features at each speed.
+
+    Features (speed-perturbed copies too) are extracted once into `cache_dir` and read from
+    there batch by batch, so memory does not grow with the corpus; `in_memory` reads them all
+    at the start instead (the loader before streaming: faster on a slow disk, memory-bound).
 
     `alternatives[utt]` lists every allowed target sequence (pronunciation variants), the first
     being the initial target; training picks among them (see asr.nn.train).
@@ -37,18 +62,22 @@ def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[
     than tokens plus the blanks needed between repeats) are left out.
     """
     speeds = (1.0,) + tuple(s for s in speeds if s != 1.0)  # feats[0] is always the unperturbed copy
-    plain = load_features(data.select(targets), config, cache_dir=cache_dir, nj=nj)
-    per_speed = {1.0: plain}
+    data = data.select(targets)
+    readers = []
     for speed in speeds:
-        if speed != 1.0:
-            per_speed[speed] = _perturbed_features(data, list(plain), config, speed)
+        perturb = None if speed == 1.0 else functools.partial(speed_perturb, sample_rate=config.sample_rate,
+                                                              speed=speed)
+        paths = cache_features(data, config, cache_dir, nj, perturb, tag="" if speed == 1.0 else f"speed{speed}")
+        readers.append(FeatureReader(paths, config, data.utt2spk))
     examples = []
-    for utt in plain:
-        feats = [per_speed[s][utt] for s in speeds]
+    for utt in tqdm(data.utts, desc="reading features", unit="utt", leave=False, disable=not in_memory):
+        feats = StoredFeatures(utt, readers)
+        lengths = feats.frame_counts()
         choices = [t for t in (alternatives or {}).get(utt, [targets[utt]])
-                   if not check_fit or all(ctc_fits(len(f), t) for f in feats)]
+                   if not check_fit or all(ctc_fits(n, t) for n in lengths)]
         if choices:
-            examples.append(Example(utt, feats, choices[0], choices if len(choices) > 1 else []))
+            examples.append(Example(utt, list(feats) if in_memory else feats, choices[0],
+                                    choices if len(choices) > 1 else [], frames=lengths[0]))
     if not examples:
         raise AsrError(f"{data.path}: no utterance long enough for its transcript")
     return examples
@@ -58,23 +87,6 @@ def ctc_fits(num_frames: int, targets: list[int]) -> bool:
     """Whether CTC can align `targets` to the model's output frames for `num_frames` inputs."""
     repeats = sum(1 for a, b in zip(targets, targets[1:]) if a == b)
     return output_frames(num_frames) >= len(targets) + repeats
-
-
-def _perturbed_features(data: DataDir, utts: list[str], config: FeatureConfig,
-                        speed: float) -> dict[str, np.ndarray]:
-    raw = {}
-    for utt in tqdm(utts, desc=f"fbank at speed {speed}", unit="utt", leave=False):
-        samples = _utterance_samples(data, utt, config.sample_rate)
-        raw[utt] = compute(speed_perturb(samples, config.sample_rate, speed), config)
-    return normalise(raw, config, data.utt2spk)
-
-
-def _utterance_samples(data: DataDir, utt: str, rate: int) -> np.ndarray:
-    samples, _ = load_audio(data.audio_path(utt), sample_rate=rate)
-    if data.segments:
-        seg = data.segments[utt]
-        samples = samples[int(seg.start * rate):int(seg.end * rate)]
-    return samples
 
 
 def make_batches(lengths: list[int], batch_frames: int) -> list[list[int]]:

@@ -164,7 +164,7 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
             ex.targets = list(targets)
         log.info("resuming after epoch %d (step %d)", epoch, step)
 
-    batches = make_batches([len(ex.feats[0]) for ex in train], config.batch_frames)
+    batches = make_batches([ex.frames for ex in train], config.batch_frames)
     while epoch < config.epochs and not _should_stop(history, config.patience):
         epoch += 1
         wall_start, cpu_start = time.perf_counter(), time.process_time()
@@ -365,7 +365,7 @@ def evaluate(model: CtcModel, examples: list[Example], device: torch.device, cri
     model.eval()
     total_loss, errors, total = 0.0, 0, 0
     mine = distributed.shard(examples)  # under torchrun: this rank's share, the sums added over ranks
-    for batch in make_batches([len(ex.feats[0]) for ex in mine], batch_frames):
+    for batch in make_batches([ex.frames for ex in mine], batch_frames):
         chunk = [mine[i] for i in batch]
         feats, lengths = collate([ex.feats[0] for ex in chunk])
         encoded, encoded_lengths = model.encode(feats.to(device), lengths.to(device))

@@ -72,6 +72,8 @@ NN_SPECS = {
     "time_masks": _("SpecAugment: time masks per utterance", low=0),
     "time_mask_width": _("SpecAugment: widest time mask (10 ms frames)", **POSITIVE),
     "feature_cache": _("feature cache dir (null: EXP_DIR/checkpoints/feats)", kind="str", nullable=True),
+    "features_in_memory": _("read all training features into memory at the start (false: from the feature "
+                            "cache batch by batch, memory flat in the corpus size)"),
     "keep_checkpoints": _("keep EXP_DIR/checkpoints after training"),
     "dev_fraction": _("without --dev: share of training speakers held out", low=0, high=1, low_open=True,
                       high_open=True),
