@@ -144,3 +144,22 @@ def test_nproc_is_checked_before_any_work(few, tmp_path):
     result = _run(["train", "classic", str(few), str(tmp_path / "c"), "--nproc", "2"])
     assert result.returncode != 0 and "--nproc" in result.stderr and "--nj" in result.stderr
     assert not (tmp_path / "exp").exists() and not (tmp_path / "c").exists()
+
+
+def test_conformer_batchnorm_is_synchronised_on_gpus_only(monkeypatch):
+    from asr.nn.distributed import sync_batchnorm
+    from asr.nn.model import CtcModel, ModelConfig
+
+    def batchnorms(model):
+        return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+    model = CtcModel(ModelConfig(num_outputs=5, encoder="conformer", d_model=32, num_layers=1, ffn_dim=32,
+                                 subsampling_channels=4))
+    params = dict(model.named_parameters())
+    assert batchnorms(model) and sync_batchnorm(model, torch.device("cuda")) is model  # one process: as it is
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in batchnorms(sync_batchnorm(model, torch.device("cpu"))))
+    synced = sync_batchnorm(model, torch.device("cuda"))  # converting needs no GPU; running it does
+    assert all(isinstance(m, torch.nn.SyncBatchNorm) for m in batchnorms(synced))
+    assert all(p is params[name] for name, p in synced.named_parameters())  # the optimizer's parameters
+    assert set(synced.state_dict()) == set(CtcModel(model.config).state_dict())  # weights load either way

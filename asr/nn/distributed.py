@@ -69,6 +69,16 @@ def parallel(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return DistributedDataParallel(module, device_ids=None)
 
 
+def sync_batchnorm(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """On GPUs under torchrun, BatchNorm layers (the Conformer's convolution module) normalise
+    over the whole global batch (SyncBatchNorm), as one process would; the same parameters and
+    buffers, so weights load either way. PyTorch's SyncBatchNorm runs on GPUs only: on CPU each
+    rank normalises its own share, and a Conformer's N-rank run differs from one process's."""
+    if not active() or device.type != "cuda":
+        return model
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
 def shard(items: list, rank_: int | None = None, world: int | None = None) -> list:
     """This rank's share of a global batch: every world-th item from its rank on (disjoint
     across ranks, complete together, each share at most one item longer than another)."""

@@ -132,7 +132,7 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
     dev_ = distributed.start(resolve_device(device))
     if config.precision != "fp32" and dev_.type != "cuda":
         raise AsrError(f"precision {config.precision} needs a CUDA device (training runs on {dev_.type})")
-    model.to(dev_)
+    distributed.sync_batchnorm(model, dev_).to(dev_)
     objective = Objective(model, criterion, config.ctc_weight, PRECISIONS[config.precision])
     scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
     main = distributed.is_main()
