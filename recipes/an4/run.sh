@@ -22,7 +22,7 @@ curve_hours="0.1 0.2 0.4 all"  # nested training subsets, in hours ("all" = the 
 . "$here/../common/stages.sh"
 
 corpus=an4
-conf=$here/conf
+[ -n "$conf" ] || conf=$here/conf  # --conf DIR: other configs (e.g. smaller, for a dry run)
 lm_order=3      # trigram from the training transcripts (Kaldi's recipe uses AN4's unigram)
 lm_text=""
 # the shared copy serves this recipe only, in place.

@@ -6,3 +6,4 @@ nj=2             # parallel jobs: feature extraction, and systems trained side b
 nproc=1          # processes per neural training (torchrun DDP: one per GPU, or CPU cores); see README "Scaling up"
 exp=$here/exp    # everything the recipe makes
 force=false      # rerun stages that finished before
+conf=""          # a folder of system configs (<pipeline>[-<variant>].yaml) to train instead of the recipe's own

@@ -2,6 +2,7 @@
 #   corpus    name known to `asr prepare`
 #   data      the corpus in its upstream layout
 #   conf      directory of system configs: <pipeline>[-<variant>].yaml, e.g. classic.yaml, ctc-bpe.yaml
+#             (the recipe's conf/ unless --conf gave one)
 #   lm_order  n-gram order; lm_text: extra LM training text files (space separated, may be empty)
 #   exp, nj, stage, stop_stage, force  (options; nj systems train at once in stages 5 and 8)
 # and may define prepare_data() to make $exp/data/{train,dev,test} some other way (the demo synthesises,
@@ -54,6 +55,7 @@ systems=""  # the configs in $conf: <system>.yaml
 if [ "$stop_stage" -ge 2 ]; then
   ! declare -F choose_conf >/dev/null || choose_conf
   require "$conf"
+  conf=$(cd "$conf" && pwd)
   systems=$(cd "$conf" && ls *.yaml | sed 's/\.yaml$//' | sort)
 fi
 

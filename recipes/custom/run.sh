@@ -47,7 +47,6 @@ dev_speakers=""  # without --dev: speakers held out of --train (default: a tenth
 lm_text=""       # more LM (and lexicon) text, one sentence per line; repeat the option for several files
 lm_order=3       # n-gram order of the LM
 preset=""        # tiny, small, medium or large (default: chosen by the hours of training data)
-conf=""          # a folder of configs (<pipeline>[-<variant>].yaml) to use instead of a preset
 learning_curve=false  # stage 8: WER against hours of training data
 curve_hours=""   # nested training subsets, in hours (default: a quarter, half and all of train)
 declare -a lm_texts=() args=()  # --lm-text may repeat: collected here, the rest goes to parse_options.sh

@@ -16,7 +16,7 @@ utts=600         # synthetic utterances (train/dev/test), about 15 minutes of au
 . "$here/../common/stages.sh"
 
 corpus=synth
-conf=$here/conf
+[ -n "$conf" ] || conf=$here/conf  # --conf DIR: other configs (e.g. smaller, for a dry run)
 lm_order=2
 lm_text=""
 prepare_data() {

@@ -13,7 +13,7 @@ data=""          # the fsdd/ tree with recordings/ (default: ../shared/data/fsdd
 . "$here/../common/stages.sh"
 
 corpus=fsdd
-conf=$here/conf
+[ -n "$conf" ] || conf=$here/conf  # --conf DIR: other configs (e.g. smaller, for a dry run)
 lm_order=2      # isolated words: a bigram over <s> WORD </s> (KenLM cannot load unigram-only LMs)
 lm_text=""
 [ -n "$data" ] || shared_data fsdd || { echo "$0: error: no FSDD given: pass --data DIR (the fsdd/ tree with recordings/; FSDD has no archive we download)" >&2; exit 1; }

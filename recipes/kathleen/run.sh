@@ -22,7 +22,7 @@ pool_an4=""      # the an4/ tree whose training set the curve pools in (default:
 . "$here/../common/stages.sh"
 
 corpus=kathleen
-conf=$here/conf
+[ -n "$conf" ] || conf=$here/conf  # --conf DIR: other configs (e.g. smaller, for a dry run)
 lm_order=3
 [ -n "$data" ] || shared_data kathleen || { echo "$0: error: no kathleen corpus given: pass --data DIR" >&2; exit 1; }
 [ -n "$lm_dir" ] || shared_data lm_text lm_dir || { echo "$0: error: no LM text given: pass --lm-dir DIR" >&2; exit 1; }

@@ -26,7 +26,7 @@ data=""          # the folder holding LibriSpeech/ (default: exp/download, fetch
 . "$here/../common/stages.sh"
 
 corpus=librispeech
-conf=$here/conf
+[ -n "$conf" ] || conf=$here/conf  # --conf DIR: other configs (e.g. smaller, for a dry run)
 lm_order=3
 lm_text=""
 [ -n "$data" ] || data=$exp/download

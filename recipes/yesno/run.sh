@@ -20,7 +20,7 @@ curve_pool=""            # a data dir pooled with the training set for one more,
 . "$here/../common/stages.sh"
 
 corpus=yesno
-conf=$here/conf
+[ -n "$conf" ] || conf=$here/conf  # --conf DIR: other configs (e.g. smaller, for a dry run)
 lm_order=2      # yes/no sequences: a bigram is all there is to learn
 lm_text=""
 [ -n "$data" ] || shared_data yesno || data=$exp/download
