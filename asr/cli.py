@@ -470,8 +470,9 @@ def add_model_commands(sub) -> None:
     p.add_argument("--nj", type=int, default=1,
                    help="parallel processes for feature extraction, classic alignment and the dev-tuning grid")
     p.add_argument("--nproc", type=int, default=1,
-                   help="neural pipelines: train in N processes on this machine (torchrun, DistributedDataParallel: "
-                        "gloo on CPU, NCCL with one GPU per process); default 1. Several machines: run "
+                   help="train in N processes on this machine (torchrun): the networks with DistributedDataParallel "
+                        "(gloo on CPU, NCCL with one GPU per process), classic by summing each rank's GMM statistics; "
+                        "default 1. Several machines: run "
                         "`torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint HOST:PORT "
                         "-m asr.cli train ...` on each")
     p.add_argument("--init-from", metavar="MODEL_DIR",
@@ -545,7 +546,7 @@ def _search_overrides(args) -> dict:
 def run_train(args) -> int:
     import subprocess
 
-    from asr.nn import distributed
+    from asr import distributed
     from asr.pipelines import pipeline_module
     from asr.pipelines.config import load_config
     from asr.pipelines.training import exp_dir_state
@@ -553,9 +554,6 @@ def run_train(args) -> int:
 
     Rule("int", low=1).check(args.nj, "--nj")
     Rule("int", low=1).check(args.nproc, "--nproc")
-    if args.nproc > 1 and args.pipeline == "classic":
-        raise AsrError("--nproc: classic training is not a network; it splits its statistics over processes "
-                       "with --nj")
     overrides = list(args.set)
     if args.init_from is not None:
         if args.pipeline == "classic":

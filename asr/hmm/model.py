@@ -52,14 +52,19 @@ class AcousticModel:
             emissions.append(self.gmm.loglik(x, pdfs)[:, index])
         return viterbi(emissions, graphs, np.log(self.self_loop), np.log1p(-self.self_loop))
 
-    def update_transitions(self, pdf_alignments: list[np.ndarray], state_alignments: list[np.ndarray],
-                           graphs: list[UttGraph]) -> None:
-        """Self-loop probabilities from aligned state durations: frames that stayed / frames in state."""
+    def transition_counts(self, pdf_alignments: list[np.ndarray], state_alignments: list[np.ndarray],
+                          graphs: list[UttGraph]) -> tuple[np.ndarray, np.ndarray]:
+        """Per pdf: aligned frames, and visits (entries into one of its states), to add up over
+        utterances (and processes) before `update_transitions`."""
         frames = np.zeros(self.num_pdfs)
         visits = np.zeros(self.num_pdfs)
         for pdfs, states, g in zip(pdf_alignments, state_alignments, graphs):
             np.add.at(frames, pdfs, 1)
             np.add.at(visits, g.pdfs[np.unique(states)], 1)
+        return frames, visits
+
+    def update_transitions(self, frames: np.ndarray, visits: np.ndarray) -> None:
+        """Self-loop probabilities from aligned state durations: frames that stayed / frames in state."""
         seen = frames > 0
         loop = np.where(seen, (frames - visits) / np.maximum(frames, 1), self.self_loop)
         self.self_loop = np.clip(loop, MIN_SELF_LOOP, MAX_SELF_LOOP)

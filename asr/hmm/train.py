@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from asr import distributed
 from asr.errors import AsrError
 from asr.hmm.align import UttGraph, equal_alignment, utterance_graph
-from asr.hmm.gmm import VARIANCE_FLOOR_FRACTION, DiagGmms
+from asr.hmm.gmm import VARIANCE_FLOOR_FRACTION, DiagGmms, GmmStats
 from asr.hmm.model import INITIAL_SELF_LOOP, AcousticModel
 from asr.hmm.tree import NUM_STATES, SILENCE_PDF, ContextStats, ContextTree, grow_trees, phone_questions
 
@@ -87,20 +88,32 @@ class Alignment:
         return self.graphs[utt].pdfs[self.states[utt]]
 
 
-def align(model: AcousticModel, data: TrainingSet, utts: list[str] | None = None) -> Alignment:
+def align(model: AcousticModel, data: TrainingSet, utts: list[str] | None = None, share: bool = False) -> Alignment:
+    """The Viterbi alignment of `utts` (default: all). Under torchrun each rank aligns its chunk
+    (asr.distributed.chunk) and, unless `share`, the chunks are gathered so every rank holds the
+    whole; with `share` the alignment is this rank's share (its log-likelihood the global one),
+    for statistics that are summed over the ranks."""
     utts = data.utts if utts is None else utts
-    graphs = {u: model.graph(data.prons(u)) for u in utts}
-    results = model.align([data.feats[u] for u in utts], [graphs[u] for u in utts], data.jobs)
+    mine = distributed.chunk(utts)
+    graphs = {u: model.graph(data.prons(u)) for u in mine}
+    results = model.align([data.feats[u] for u in mine], [graphs[u] for u in mine], data.jobs)
+    if distributed.active() and not share:
+        results = distributed.gather_chunks(results)
+        graphs = {u: graphs[u] if u in graphs else model.graph(data.prons(u)) for u in utts}
+        mine = utts
     states, total, frames = {}, 0.0, 0
-    for u, (path, score) in zip(utts, results):
+    for u, (path, score) in zip(mine, results):
         if path is not None:
             states[u] = path
             total += score
             frames += len(path)
-    failed = len(utts) - len(states)
+    aligned = len(states)
+    if share:
+        aligned, total, frames = distributed.sum_over_ranks([aligned, total, frames])
+    failed = len(utts) - aligned
     if failed:
         log.info("alignment failed for %d of %d utterances (too few frames for the transcript)", failed, len(utts))
-    if not states:
+    if not aligned:
         raise AsrError("no utterance could be aligned (every transcript is longer than its audio?)")
     return Alignment({u: graphs[u] for u in states}, states, total / max(frames, 1))
 
@@ -115,12 +128,12 @@ def choose_variants(model: AcousticModel, data: TrainingSet) -> int:
     if not candidates:
         return 0
     graphs, feats = [], []
-    for utt, i, v in candidates:
+    for utt, i, v in distributed.chunk(candidates):  # under torchrun: this rank's share, then gathered
         prons = data.prons(utt)
         prons[i] = data.variants[utt][i][v]
         graphs.append(model.graph(prons))
         feats.append(data.feats[utt])
-    results = model.align(feats, graphs, data.jobs)
+    results = distributed.gather_chunks(model.align(feats, graphs, data.jobs))
     best: dict[tuple[str, int], tuple[float, int]] = {}
     for (utt, i, v), (_, score) in zip(candidates, results):
         if (utt, i) not in best or score > best[utt, i][0]:
@@ -137,27 +150,36 @@ def reestimate(model: AcousticModel, data: TrainingSet, num_iters: int, total_ga
                variance_floor: np.ndarray, variant_iters: tuple[int, ...] = (), desc: str = "train",
                mixup_fraction: float = MIXUP_FRACTION) -> Alignment:
     """Viterbi training iterations; Gaussians grow linearly to `total_gaussians` over the first
-    `mixup_fraction` of the iterations. Returns the alignment by the final model."""
+    `mixup_fraction` of the iterations. Returns the alignment by the final model.
+
+    Under torchrun each rank aligns and accumulates its share of the utterances and the
+    statistics are summed over the ranks (Kaldi's split / accumulate / sum), so every rank makes
+    the same update: one process's, up to float summation order."""
     start = model.gmm.num_gaussians
     grow_iters = max(1, int(num_iters * mixup_fraction))
-    bar = tqdm(range(num_iters), desc=desc, unit="iter", leave=False)
+    bar = tqdm(range(num_iters), desc=desc, unit="iter", leave=False, disable=not distributed.is_main())
     for it in bar:
         if it in variant_iters:
             changed = choose_variants(model, data)
             log.info("%s iteration %d: %d pronunciation choices changed", desc, it, changed)
-        ali = align(model, data)
+        ali = align(model, data, share=True)
         utts = list(ali.states)
-        frames = np.concatenate([data.feats[u] for u in utts])
-        pdfs = np.concatenate([ali.pdfs(u) for u in utts])
-        stats = model.gmm.accumulate(frames, pdfs)
+        pdf_lists = [ali.pdfs(u) for u in utts]
+        if utts:
+            stats = model.gmm.accumulate(np.concatenate([data.feats[u] for u in utts]), np.concatenate(pdf_lists))
+        else:  # a rank whose every utterance failed to align still takes part in the sums
+            stats = GmmStats.zeros(model.gmm.num_gaussians, model.gmm.dim)
+        counts = np.bincount(np.concatenate(pdf_lists), minlength=model.num_pdfs) if utts else np.zeros(model.num_pdfs)
+        frames, visits = model.transition_counts(pdf_lists, [ali.states[u] for u in utts], [ali.graphs[u] for u in utts])
+        stats.occ, stats.sum, stats.sumsq, counts, frames, visits = distributed.sum_arrays(
+            [stats.occ, stats.sum, stats.sumsq, counts, frames, visits])
         model.gmm.update(stats, variance_floor)
-        model.update_transitions([ali.pdfs(u) for u in utts], [ali.states[u] for u in utts],
-                                 [ali.graphs[u] for u in utts])
+        model.update_transitions(frames, visits)
         if it < grow_iters:
             target = start + (total_gaussians - start) * (it + 1) // grow_iters
             boost = np.ones(model.num_pdfs)
             boost[SILENCE_PDF] = SILENCE_GAUSSIAN_BOOST
-            model.gmm.mix_up(target, np.bincount(pdfs, minlength=model.num_pdfs).astype(float), boost)
+            model.gmm.mix_up(target, counts.astype(float), boost)
         bar.set_postfix(loglik=f"{ali.loglik_per_frame:.2f}", gauss=model.gmm.num_gaussians)
         log.info("%s iteration %d: log-likelihood per frame %.3f, %d Gaussians", desc, it,
                  ali.loglik_per_frame, model.gmm.num_gaussians)
@@ -353,16 +375,24 @@ def speaker_transforms(model: AcousticModel, data: TrainingSet, ali: Alignment, 
     raw features); Gaussian posteriors use the features as transformed by `current` where given."""
     from asr.hmm import fmllr
 
+    mine = set(distributed.chunk(sorted({utt2spk.get(u, u) for u in ali.states})))  # under torchrun: a share
     stats: dict[str, fmllr.FmllrStats] = {}
-    for utt in tqdm(ali.states, desc="fMLLR statistics", unit="utt", leave=False):
+    for utt in tqdm(ali.states, desc="fMLLR statistics", unit="utt", leave=False, disable=not distributed.is_main()):
         spk = utt2spk.get(utt, utt)
+        if spk not in mine:
+            continue
         if spk not in stats:
             stats[spk] = fmllr.FmllrStats.zeros(model.gmm.dim)
         start = current.get(spk) if current else None
         fmllr.accumulate(stats[spk], model.gmm, data.feats[utt], ali.pdfs(utt), start)
     # a speaker with too few frames gets no transform (callers fall back to unadapted features)
-    return {spk: fmllr.estimate(s, start=current.get(spk) if current else None)
-            for spk, s in stats.items() if s.beta >= fmllr.MIN_FRAMES}
+    estimated = {spk: fmllr.estimate(s, start=current.get(spk) if current else None)
+                 for spk, s in stats.items() if s.beta >= fmllr.MIN_FRAMES}
+    if not distributed.active():
+        return estimated
+    every = {spk: w for part in distributed.gather(estimated) for spk, w in part.items()}
+    order = dict.fromkeys(utt2spk.get(u, u) for u in ali.states)  # one process's order: first aligned utterance
+    return {spk: every[spk] for spk in order if spk in every}
 
 
 def transformed(data: TrainingSet, transforms: dict[str, np.ndarray], utt2spk: dict[str, str]) -> TrainingSet:

@@ -7,7 +7,7 @@ history. A run killed mid-epoch restarts from the last finished epoch and, becau
 draw (batch order, speeds, SpecAugment masks, dropout) comes from the restored torch RNG, it
 reaches exactly the state an uninterrupted run reaches (on the same device and thread count).
 
-Under torchrun (asr.nn.distributed) each rank trains on its share of every global batch inside
+Under torchrun (asr.distributed) each rank trains on its share of every global batch inside
 DistributedDataParallel; rank 0 draws the batch order and speeds, evaluates its share of dev like
 the others (the sums are added over ranks), and alone writes checkpoints. Each rank's RNG is saved,
 so a killed multi-rank run resumes exactly too. With `precision` bf16 or fp16 the forward pass runs
@@ -28,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from asr.errors import AsrError
-from asr.nn import distributed
+from asr import distributed
 from asr.nn.augment import SpecAugment, SpecAugmentConfig
 from asr.nn.checkpoint import average_weights, load_state, save_state, save_weights
 from asr.nn.data import Example, collate, make_batches

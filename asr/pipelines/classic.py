@@ -85,6 +85,9 @@ SI_GMM_FILE = "si_gmm.npz"  # the speaker-independent GMMs of a SAT model: first
 # ---------------------------------------------------------------------------- training
 
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
+    import torch
+
+    from asr import distributed
     from asr.datadir import check_datadir
     from asr.features import FeatureConfig, load_features
     from asr.hmm.train import TrainingSet, train_lda_mllt, train_monophone, train_sat, train_triphone
@@ -102,7 +105,14 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     started = time.perf_counter()
 
     cache = Path(cfg["feature_cache"]) if cfg["feature_cache"] else None
+    # Under torchrun (`asr train classic --nproc N`, or one torchrun per machine) every rank reads
+    # the features (rank 0 fills a shared cache first) and the statistics are summed over ranks.
+    distributed.start(torch.device("cpu"))  # a no-op in one process
+    if not distributed.is_main() and cache is not None:
+        distributed.barrier()
     feats = load_features(data, features, cache, nj)
+    if distributed.is_main() and cache is not None:
+        distributed.barrier()
     train_set = TrainingSet.build(feats, data.text, lexicon.prons)
     train_set.jobs = nj  # alignments split over nj processes (the model does not depend on it)
 
@@ -126,6 +136,8 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     if cfg["sat"]:
         si_model = model
         model, _ = train_sat(si_model, train_set, ali, data.utt2spk, cfg["sat_iters"], cfg["sat_transform_every"])
+    if not distributed.is_main():
+        raise distributed.NotMainRank()  # every rank holds the same model: rank 0 writes it
     files = model.save(exp_dir)
     if transform is not None:
         transform.save(exp_dir / LDA_FILE)
@@ -166,6 +178,7 @@ def _checkpointed(stage_dir: Path, stamp: dict, data, train_stage):
     """(model, alignment) of a training stage: loaded from `stage_dir` when its stamp matches (the
     alignment and pronunciation choices are then redone with the loaded model), else trained by
     `train_stage()` and saved there."""
+    from asr import distributed
     from asr.hmm.model import AcousticModel
     from asr.hmm.train import align, choose_variants
 
@@ -177,9 +190,10 @@ def _checkpointed(stage_dir: Path, stamp: dict, data, train_stage):
         choose_variants(model, data)
         return model, align(model, data)
     model, ali = train_stage()
-    model.save(stage_dir)
-    with atomic_write(stamp_file) as f:
-        f.write(text)
+    if distributed.is_main():
+        model.save(stage_dir)
+        with atomic_write(stamp_file) as f:
+            f.write(text)
     return model, ali
 
 

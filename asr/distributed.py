@@ -1,6 +1,7 @@
-"""Neural training past one process: torch.distributed under torchrun, DistributedDataParallel.
+"""Training past one process: torch.distributed under torchrun (DistributedDataParallel for the
+networks, summed statistics for the GMM-HMMs).
 
-`asr train ctc|hybrid|dnnhmm ... --nproc N` runs the same command again under
+`asr train PIPELINE ... --nproc N` runs the same command again under
 `torchrun --standalone --nproc-per-node N` (see `torchrun_command`); on several machines start
 `torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint HOST:PORT -m asr.cli
 train ...` once per machine. torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; everything here reads
@@ -12,16 +13,26 @@ of every global batch (`shard`: disjoint, together complete) and DDP averages th
 on CPU, NCCL on GPU), so an update equals one process's on the whole batch up to float summation
 order. Rank 0 alone writes checkpoints, logs and the model dir; the other ranks stop after the
 last epoch (`NotMainRank`).
+
+Classic training (asr.hmm.train) is Kaldi's split / accumulate / sum: each rank aligns its
+contiguous share of the utterances (`chunk`) and accumulates their statistics, which are summed
+over the ranks (`sum_arrays`); every rank then makes the same update, and alignments that later
+stages need whole are gathered (`gather_chunks`).
 """
 from __future__ import annotations
 
 import os
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import torch
-import torch.distributed as dist
+import numpy as np
 
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where a process group is used, so the one-process paths (a classic model's
+# speaker adaptation while decoding) do not load it
 TIMEOUT = timedelta(minutes=30)  # a rank waiting longer than this for the others gives up
 
 
@@ -49,6 +60,9 @@ def start(device: torch.device) -> torch.device:
     """Join the process group torchrun describes (once); returns this rank's device (its own GPU)."""
     if not active():
         return device
+    import torch
+    import torch.distributed as dist
+
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
@@ -76,6 +90,8 @@ def sync_batchnorm(model: torch.nn.Module, device: torch.device) -> torch.nn.Mod
     rank normalises its own share, and a Conformer's N-rank run differs from one process's."""
     if not active() or device.type != "cuda":
         return model
+    import torch
+
     return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
@@ -87,10 +103,40 @@ def shard(items: list, rank_: int | None = None, world: int | None = None) -> li
     return items[rank_::world]
 
 
+def chunk(items: list, rank_: int | None = None, world: int | None = None) -> list:
+    """This rank's contiguous share of `items` (Kaldi's split: rank r of W takes the r-th of W
+    nearly equal runs); `gather_chunks` of every rank's results restores the order."""
+    rank_ = rank() if rank_ is None else rank_
+    world = world_size() if world is None else world
+    return items[len(items) * rank_ // world:len(items) * (rank_ + 1) // world]
+
+
+def gather_chunks(part: list) -> list:
+    """Every rank's list, concatenated in rank order (the whole, when each part is a `chunk`)."""
+    return [x for piece in gather(part) for x in piece]
+
+
+def sum_arrays(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """Element-wise sums over the ranks of float arrays (float64), in the same shapes."""
+    if not active():
+        return list(arrays)
+    import torch
+    import torch.distributed as dist
+
+    out = []
+    for array in arrays:
+        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64))
+        dist.all_reduce(tensor)
+        out.append(tensor.numpy())
+    return out
+
+
 def broadcast(obj):
     """Rank 0's `obj` on every rank (a picklable value)."""
     if not active():
         return obj
+    import torch.distributed as dist
+
     holder = [obj]
     dist.broadcast_object_list(holder, src=0)
     return holder[0]
@@ -100,6 +146,8 @@ def gather(obj) -> list:
     """Every rank's `obj`, in rank order, on every rank."""
     if not active():
         return [obj]
+    import torch.distributed as dist
+
     out = [None] * world_size()
     dist.all_gather_object(out, obj)
     return out
@@ -109,6 +157,9 @@ def sum_over_ranks(values: list[float]) -> list[float]:
     """Element-wise sum of every rank's numbers."""
     if not active():
         return list(values)
+    import torch
+    import torch.distributed as dist
+
     tensor = torch.tensor(values, dtype=torch.float64)
     dist.all_reduce(tensor)
     return tensor.tolist()
@@ -116,10 +167,16 @@ def sum_over_ranks(values: list[float]) -> list[float]:
 
 def barrier() -> None:
     if active():
+        import torch.distributed as dist
+
         dist.barrier()
 
 
 def finish() -> None:
+    if "torch" not in sys.modules:
+        return  # nothing here imported it: no process group to leave
+    import torch.distributed as dist
+
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
