@@ -32,11 +32,10 @@ train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
       require "$aligner/model.yaml"
       sets+=(--set "lm=$lm" --set "alignments=$aligner") ;;
   esac
-  local ranks=()
   case $pipeline in
-    ctc|hybrid|dnnhmm) sets+=(--set "threads=$(job_threads)"); ranks=(--nproc "$nproc") ;;
+    ctc|hybrid|dnnhmm) sets+=(--set "threads=$(job_threads)") ;;
   esac
-  asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" "${ranks[@]}" "${sets[@]}"
+  asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" --nproc "$nproc" "${sets[@]}"
 }
 
 if ! declare -F prepare_data >/dev/null; then

@@ -15,7 +15,8 @@
 #       --rdzv-backend c10d --rdzv-endpoint "$(scontrol show hostnames | head -1):29500" \
 #       -m asr.cli train ctc exp/data/train exp/ctc --config conf/ctc.yaml --dev exp/data/dev \
 #       --set lm=exp/lang/lm.bin --set feature_cache=exp/feats
-#   then stages 6-7 (decode, compare) on one node. The classic system trains on one node (--nj).
+#   then stages 6-7 (decode, compare) on one node. The classic system trains the same way
+#   (`train classic`, its GMM statistics summed over the ranks).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
