@@ -546,7 +546,7 @@ def _search_overrides(args) -> dict:
 def run_train(args) -> int:
     import subprocess
 
-    from asr import distributed
+    import asr.distributed as distributed
     from asr.pipelines import pipeline_module
     from asr.pipelines.config import load_config
     from asr.pipelines.training import exp_dir_state

@@ -59,7 +59,8 @@ def test_nn_defaults_are_the_dataclass_fields_plus_pipeline_only_keys():
     assert list(NN_DEFAULTS) == (["sample_rate", "num_filters", "cmvn"] + model + train
                                  + ["init_from", *TRANSFER_TRAIN]
                                  + ["speed_perturb", *SPEC_AUGMENT]
-                                 + ["feature_cache", "keep_checkpoints", "dev_fraction", "device", "threads"])
+                                 + ["feature_cache", "features_in_memory", "keep_checkpoints", "dev_fraction", "device",
+                                    "threads"])
 
 
 def test_transcribe_and_segment_share_one_chunk_length():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from asr import distributed
+import asr.distributed as distributed
 from asr.errors import AsrError
 from asr.hmm.align import UttGraph, equal_alignment, utterance_graph
 from asr.hmm.gmm import VARIANCE_FLOOR_FRACTION, DiagGmms, GmmStats

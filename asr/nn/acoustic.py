@@ -20,7 +20,7 @@ from asr.datadir import DataDir, check_datadir, utterance_seconds
 from asr.errors import AsrError
 from asr.features import FeatureConfig, featurize
 from asr.modeldir import MODEL_FILE, ModelInfo, resolve, write_model_info
-from asr import distributed
+import asr.distributed as distributed
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.checkpoint import load_into, save_weights
 from asr.nn.data import load_examples

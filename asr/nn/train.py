@@ -28,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from asr.errors import AsrError
-from asr import distributed
+import asr.distributed as distributed
 from asr.nn.augment import SpecAugment, SpecAugmentConfig
 from asr.nn.checkpoint import average_weights, load_state, save_state, save_weights
 from asr.nn.data import Example, collate, make_batches

@@ -87,7 +87,7 @@ SI_GMM_FILE = "si_gmm.npz"  # the speaker-independent GMMs of a SAT model: first
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
     import torch
 
-    from asr import distributed
+    import asr.distributed as distributed
     from asr.datadir import check_datadir
     from asr.features import FeatureConfig, load_features
     from asr.hmm.train import TrainingSet, train_lda_mllt, train_monophone, train_sat, train_triphone
@@ -178,7 +178,7 @@ def _checkpointed(stage_dir: Path, stamp: dict, data, train_stage):
     """(model, alignment) of a training stage: loaded from `stage_dir` when its stamp matches (the
     alignment and pronunciation choices are then redone with the loaded model), else trained by
     `train_stage()` and saved there."""
-    from asr import distributed
+    import asr.distributed as distributed
     from asr.hmm.model import AcousticModel
     from asr.hmm.train import align, choose_variants
 
