@@ -562,6 +562,7 @@ def run_train(args) -> int:
         overrides.append(f"init_from={json.dumps(args.init_from)}")  # quoted: the path stays a string
     config = load_config(args.config, overrides, pipeline=args.pipeline)  # every key checked before any work
     if args.nproc > 1 and not distributed.active():  # the same command again, in nproc processes
+        print(f"{args.exp_dir}: training in {args.nproc} processes (torchrun)", flush=True)
         return subprocess.run(distributed.torchrun_command(args.nproc, _without_nproc(args.argv))).returncode
     state = exp_dir_state(args.exp_dir)
     if distributed.is_main() and state == "unfinished":

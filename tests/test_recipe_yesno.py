@@ -105,21 +105,41 @@ def _train_hours(model_dir):
     return yaml.safe_load((model_dir / "model.yaml").read_text())["train"]["hours"]
 
 
-def test_learning_curve_trains_subsets_and_a_pooled_point(yesno_exp, tmp_path):
-    _pool_copy(yesno_exp / "data" / "train", tmp_path / "pool")
-    result = run_recipe("yesno", "--exp", str(yesno_exp), "--stage", "8", "--learning-curve", "true",
+# Stage 8 is plumbing (subsets, a pooled point, the plot and the laws): tiny configs, 8 kHz.
+_TINY_NN = ("sample_rate: 8000\nnum_filters: 40\nencoder: blstm\nd_model: 32\nnum_layers: 1\nlstm_hidden: 32\n"
+            "subsampling_channels: 8\nepochs: 2\npatience: 2\naverage: 1\nspeed_perturb: false\n"
+            "spec_augment: false\nthreads: 1\n")
+_ONE_POINT = "lm_weight_grid: [1.0]\nword_score_grid: [0.0]\n"  # tuning tries one point
+TINY_CONF = {
+    "classic.yaml": "features: {kind: mfcc, cmvn: speaker, sample_rate: 8000}\ntriphone: false\nsat: false\n"
+                    "mono_iters: 4\nmono_gaussians: 20\nsil_score_grid: [10.0]\n" + _ONE_POINT,
+    "ctc.yaml": _TINY_NN + "units: chars\ndecoder: greedy\n",
+    "hybrid.yaml": _TINY_NN + _ONE_POINT,
+    "dnnhmm.yaml": _TINY_NN + "sil_score_grid: [5.0]\n" + _ONE_POINT,
+}
+
+
+def test_learning_curve_trains_subsets_and_a_pooled_point(data_root, tmp_path):
+    _pool_copy(_yesno_train(data_root, tmp_path), tmp_path / "pool")
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    for name, text in TINY_CONF.items():
+        (conf / name).write_text(text)
+    exp = tmp_path / "exp"
+    result = run_recipe("yesno", "--exp", str(exp), "--conf", str(conf), "--learning-curve", "true",
                         "--curve-hours", "0.02 all", "--curve-pool", str(tmp_path / "pool"), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
+    stage8 = result.stdout[result.stdout.index("stage 8"):]
     # the whole-set point is the stage-5 system, not trained again
-    assert not any(f"all h: train and decode {s}" in result.stdout for s in SYSTEMS)
-    curve = yesno_exp / "curve"
+    assert not any(f"all h: train and decode {s}" in stage8 for s in SYSTEMS)
+    curve = exp / "curve"
     hours = {}
     for point in ("0.02h", "pooled"):
         for system in SYSTEMS:
             scores = json.loads((curve / point / system / "decode_test" / "scores.json").read_text())
             assert scores["words"] == 240
             hours[point, system] = _train_hours(curve / point / system)
-    whole = _train_hours(yesno_exp / "classic")
+    whole = _train_hours(exp / "classic")
     for system in SYSTEMS:
         assert 0.01 < hours["0.02h", system] <= 0.025
         assert abs(hours["pooled", system] - 2 * whole) < 1e-3
@@ -127,5 +147,12 @@ def test_learning_curve_trains_subsets_and_a_pooled_point(yesno_exp, tmp_path):
     points = json.loads((curve / "report" / "curves.json").read_text())
     for system in SYSTEMS:
         plotted = sorted(p["hours"] for p in points if p["system"] == system)
-        assert plotted == sorted([hours["0.02h", system], _train_hours(yesno_exp / system), hours["pooled", system]])
-    assert "cross" in (yesno_exp / "LEARNING_CURVE.md").read_text()
+        assert plotted == sorted([hours["0.02h", system], _train_hours(exp / system), hours["pooled", system]])
+    assert "cross" in (exp / "LEARNING_CURVE.md").read_text()
+
+
+def _yesno_train(data_root, tmp_path):
+    """yesno's training set as a data dir (the recipe's stage 1 makes the same)."""
+    from asr.corpora import prepare
+
+    return prepare("yesno", data_root / "yesno", tmp_path / "prepared")["train"]
