@@ -1,5 +1,8 @@
 """The yesno recipe end to end: all four pipelines trained, decoded, scored and compared."""
 import json
+from pathlib import Path
+
+import yaml
 
 from conftest import run_recipe
 
@@ -119,19 +122,29 @@ TINY_CONF = {
 }
 
 
-def test_learning_curve_trains_subsets_and_a_pooled_point(data_root, tmp_path):
+def test_learning_curve_trains_subsets_a_pooled_point_and_transferred_systems(data_root, tmp_path):
+    """Stage 8 with --curve-pool and --transfer-from: a ctc model pretrained (here on the pool
+    copy) is fine-tuned at every point as ctc-transfer; hybrid, with no pretrained model, is not."""
+    import subprocess
+    import sys
+
     _pool_copy(_yesno_train(data_root, tmp_path), tmp_path / "pool")
     conf = tmp_path / "conf"
     conf.mkdir()
     for name, text in TINY_CONF.items():
         (conf / name).write_text(text)
+    pretrained = tmp_path / "pretrain" / "ctc"
+    subprocess.run([sys.executable, "-m", "asr.cli", "train", "ctc", str(tmp_path / "pool"), str(pretrained),
+                    "--config", str(conf / "ctc.yaml"), "--dev", str(tmp_path / "pool")], check=True,
+                   capture_output=True)
     exp = tmp_path / "exp"
     result = run_recipe("yesno", "--exp", str(exp), "--conf", str(conf), "--learning-curve", "true",
-                        "--curve-hours", "0.02 all", "--curve-pool", str(tmp_path / "pool"), timeout=900)
+                        "--curve-hours", "0.02 all", "--curve-pool", str(tmp_path / "pool"),
+                        "--transfer-from", str(pretrained.parent), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     stage8 = result.stdout[result.stdout.index("stage 8"):]
     # the whole-set point is the stage-5 system, not trained again
-    assert not any(f"all h: train and decode {s}" in stage8 for s in SYSTEMS)
+    assert not any(f"all h: train and decode {s}: " in stage8 for s in SYSTEMS)
     curve = exp / "curve"
     hours = {}
     for point in ("0.02h", "pooled"):
@@ -149,6 +162,15 @@ def test_learning_curve_trains_subsets_and_a_pooled_point(data_root, tmp_path):
         plotted = sorted(p["hours"] for p in points if p["system"] == system)
         assert plotted == sorted([hours["0.02h", system], _train_hours(exp / system), hours["pooled", system]])
     assert "cross" in (exp / "LEARNING_CURVE.md").read_text()
+    # transferred: ctc at every point, from the pretrained model; scratch and transferred paired per point
+    for point in ("0.02h", "allh", "pooled"):
+        info = yaml.safe_load((curve / point / "ctc-transfer" / "model.yaml").read_text())
+        assert Path(info["init_from"]["path"]) == pretrained
+        assert json.loads((curve / point / "ctc-transfer" / "decode_test" / "scores.json").read_text())["words"] == 240
+        assert not (curve / point / "hybrid-transfer").exists()
+        pairs = json.loads((curve / point / "report" / "pairs.json").read_text())
+        assert {frozenset((p["a"], p["b"])) for p in pairs} == {frozenset(("ctc", "ctc-transfer"))}
+    assert len([p for p in points if p["system"] == "ctc-transfer"]) == 3
 
 
 def _yesno_train(data_root, tmp_path):

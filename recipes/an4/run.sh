@@ -17,6 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=""          # the an4/ tree (etc/, wav/) (default: ../shared/data/an4 beside the checkout when run in place, else download)
 learning_curve=false         # stage 8: WER against hours of training data
 curve_hours="0.1 0.2 0.4 all"  # nested training subsets, in hours ("all" = the whole 0.66 h)
+transfer_from=""  # stage 8: a pretraining exp dir; each neural system with a model there (DIR/<system>) is also fine-tuned from it at every size
 . "$here/../common/parse_options.sh"
 . "$here/../common/env.sh"
 . "$here/../common/stages.sh"

@@ -5,11 +5,21 @@
 #   curve_hours  space-separated sizes in hours; "all" = the whole train set
 #   curve_pool   (optional) another corpus's data dir: one more, largest point trains on the
 #                whole train set plus it (kathleen pools AN4); its lexicon adds the pooled words
+#   transfer_from (optional) a pretraining exp dir: every neural system with a trained model
+#                there ($transfer_from/<system>) is also trained from it (--init-from) at every
+#                point, as <system>-transfer, so the plot shows scratch and transferred curves
+#                and each point's report (curve/<point>/report) pairs them
 
-train_and_decode() {  # SYSTEM TRAIN_DIR MODEL_DIR LANG_DIR
+train_and_decode() {  # SYSTEM TRAIN_DIR MODEL_DIR LANG_DIR [more `asr train` options]
   local lang=$4  # train_system reads $lang
-  [ -f "$3/model.yaml" ] || train_system "$1" "$2" "$dev" "$3" || return  # (jobs run with set +e)
+  [ -f "$3/model.yaml" ] || train_system "$1" "$2" "$dev" "$3" "${@:5}" || return  # (jobs run with set +e)
   asr decode "$3" "$exp/data/test" --out "$3/decode_test"
+}
+
+transfer_source() {  # SYSTEM : the pretrained model a system is fine-tuned from ("" for none)
+  case $(pipeline_of "$1") in
+    ctc|hybrid|dnnhmm) [ -z "$transfer_from" ] || [ ! -f "$transfer_from/$1/model.yaml" ] || echo "$transfer_from/$1" ;;
+  esac
 }
 
 pooled_lang() {  # DIR : the recipe's lexicon plus the pooled corpus's words, the same LM
@@ -21,6 +31,8 @@ pooled_lang() {  # DIR : the recipe's lexicon plus the pooled corpus's words, th
 
 if run_stage 8 "learning curve over $curve_hours hours${curve_pool:+ and pooled with $curve_pool}"; then
   require "$lang/lexicon.txt" "$lang/lm.arpa" "$exp/data/train/text" ${curve_pool:+"$curve_pool/text"}
+  [ -z "$transfer_from" ] || require "$transfer_from"
+  [ -z "$transfer_from" ] || transfer_from=$(cd "$transfer_from" && pwd)
   for wave in 1 2; do  # dnnhmm systems after the classic ones they align with (wave_of)
     curve_decodes=()
     for hours in $curve_hours ${curve_pool:+pooled}; do
@@ -50,10 +62,33 @@ if run_stage 8 "learning curve over $curve_hours hours${curve_pool:+ and pooled 
         fi
         curve_decodes+=("$model/decode_test")
         largest+=("$model/decode_test")
+        source_model=$(transfer_source "$system")
+        [ -n "$source_model" ] || continue
+        model=$point/$system-transfer
+        if [ "$(wave_of "$system")" = "$wave" ] && [ ! -f "$model/decode_test/scores.json" ]; then
+          run_job "$hours h: train and decode $system-transfer" "$exp/log/curve_${hours}_$system-transfer.log" \
+            train_and_decode "$system" "$train" "$model" "$point_lang" --init-from "$source_model"
+        fi
+        curve_decodes+=("$model/decode_test")
+        largest+=("$model/decode_test")
       done
     done
     wait_jobs
   done
+  if [ -n "$transfer_from" ]; then  # scratch against transferred at every point, paired
+    for hours in $curve_hours ${curve_pool:+pooled}; do
+      point=$exp/curve/${hours}h
+      [ "$hours" != pooled ] || point=$exp/curve/pooled
+      decodes=()
+      for system in $systems; do
+        [ -n "$(transfer_source "$system")" ] || continue
+        scratch=$point/$system
+        [ "$hours" = all ] && [ -f "$exp/$system/decode_test/scores.json" ] && scratch=$exp/$system
+        decodes+=("$scratch/decode_test" "$point/$system-transfer/decode_test")
+      done
+      [ ${#decodes[@]} -eq 0 ] || asr compare "${decodes[@]}" --out "$point/report" >/dev/null
+    done
+  fi
   asr compare "${largest[@]}" --curves "${curve_decodes[@]}" --out "$exp/curve/report"
   cp "$exp/curve/report/report.md" "$exp/LEARNING_CURVE.md"
   echo "learning curve: $exp/curve/report/report.html"

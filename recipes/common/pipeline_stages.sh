@@ -18,7 +18,7 @@ pipeline_of() { echo "${1%%-*}"; }  # ctc-bpe -> ctc
 # beside it (its model dir's sibling `classic`), so it starts once the first wave is done.
 wave_of() { if [ "$(pipeline_of "$1")" = dnnhmm ]; then echo 2; else echo 1; fi; }
 
-train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
+train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR [more `asr train` options]
   local system=$1 pipeline sets=() lm=$lang/lm.arpa
   pipeline=$(pipeline_of "$system")
   [ -f "$lang/lm.bin" ] && lm=$lang/lm.bin  # KenLM binary: loads faster, same model
@@ -35,7 +35,8 @@ train_system() {  # SYSTEM TRAIN_DIR DEV_DIR MODEL_DIR
   case $pipeline in
     ctc|hybrid|dnnhmm) sets+=(--set "threads=$(job_threads)") ;;
   esac
-  asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" --nproc "$nproc" "${sets[@]}"
+  asr train "$pipeline" "$2" "$4" --config "$conf/$system.yaml" --dev "$3" --nj "$nj" --nproc "$nproc" "${sets[@]}" \
+    "${@:5}"
 }
 
 if ! declare -F prepare_data >/dev/null; then

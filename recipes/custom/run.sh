@@ -49,6 +49,7 @@ lm_order=3       # n-gram order of the LM
 preset=""        # tiny, small, medium or large (default: chosen by the hours of training data)
 learning_curve=false  # stage 8: WER against hours of training data
 curve_hours=""   # nested training subsets, in hours (default: a quarter, half and all of train)
+transfer_from=""  # stage 8: a pretraining exp dir; each neural system with a model there (DIR/<system>) is also fine-tuned from it at every size
 declare -a lm_texts=() args=()  # --lm-text may repeat: collected here, the rest goes to parse_options.sh
 while [ $# -gt 0 ]; do
   if [ "$1" = --lm-text ] && [ $# -ge 2 ]; then lm_texts+=("$2"); shift 2; else args+=("$1"); shift; fi

@@ -16,6 +16,7 @@ data=""          # the kathleen/ tree with data/*.flac + *.txt (default: ../shar
 lm_dir=""        # folder with ljspeech_metadata.norm.txt, arctic_prompts.train.norm.txt (default: ../shared/data/lm_text when run in place)
 learning_curve=false          # stage 8: WER against hours of training data
 curve_hours="0.1 0.3 all"     # nested training subsets, in hours ("all" = the whole 1.1 h)
+transfer_from=""  # stage 8: a pretraining exp dir; each neural system with a model there (DIR/<system>) is also fine-tuned from it at every size
 pool_an4=""      # the an4/ tree whose training set the curve pools in (default: ../shared/data/an4 if there and run in place; "none": no pooled point)
 . "$here/../common/parse_options.sh"
 . "$here/../common/env.sh"

@@ -14,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=""          # waves_yesno/ parent (default: ../shared/data/yesno beside the checkout when run in place, else download)
 learning_curve=false     # stage 8: WER against hours of training data
 curve_hours="0.02 all"   # nested training subsets, in hours ("all" = the whole 0.05 h)
+transfer_from=""  # stage 8: a pretraining exp dir; each neural system with a model there (DIR/<system>) is also fine-tuned from it at every size
 curve_pool=""            # a data dir pooled with the training set for one more, largest point
 . "$here/../common/parse_options.sh"
 . "$here/../common/env.sh"
