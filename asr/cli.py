@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     except AsrError as e:
         print(f"asr: error: {e}", file=sys.stderr)
         return 1
+    except RuntimeError as e:
+        import asr.distributed as distributed
+
+        if not distributed.lost_peer(e):
+            raise
+        return 1  # another rank failed and said why; this one only lost its connection
     except KeyboardInterrupt:
         print("asr: interrupted", file=sys.stderr)
         return 130
@@ -544,7 +550,6 @@ def _search_overrides(args) -> dict:
 
 
 def run_train(args) -> int:
-    import subprocess
 
     import asr.distributed as distributed
     from asr.pipelines import pipeline_module
@@ -563,7 +568,7 @@ def run_train(args) -> int:
     config = load_config(args.config, overrides, pipeline=args.pipeline)  # every key checked before any work
     if args.nproc > 1 and not distributed.active():  # the same command again, in nproc processes
         print(f"{args.exp_dir}: training in {args.nproc} processes (torchrun)", flush=True)
-        return subprocess.run(distributed.torchrun_command(args.nproc, _without_nproc(args.argv))).returncode
+        return distributed.launch(args.nproc, _without_nproc(args.argv))
     state = exp_dir_state(args.exp_dir)
     if distributed.is_main() and state == "unfinished":
         print(f"{args.exp_dir}: unfinished training (no model.yaml): resuming from its checkpoints "

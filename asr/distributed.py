@@ -181,6 +181,34 @@ def finish() -> None:
         dist.destroy_process_group()
 
 
+def launch(nproc: int, argv: list[str]) -> int:
+    """Run `asr <argv>` in `nproc` processes on this machine, as `torchrun_command` would, with
+    torchrun's launcher in this process; returns the exit status. A rank that fails has said why
+    in one line (asr.cli); the launcher's own report of it (a log line and a traceback) is left out."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # what torchrun sets (with a warning) when unset
+    try:
+        run(get_args_parser().parse_args(torchrun_command(nproc, argv)[3:]))
+    except ChildFailedError:
+        return 1
+    return 0
+
+
+def lost_peer(error: BaseException) -> bool:
+    """Whether `error` is this rank losing its connection to another rank (which failed)."""
+    if not active():
+        return False
+    import torch.distributed as dist
+
+    text = str(error)  # gloo's transport errors are plain RuntimeErrors: "Connection closed by peer" etc.
+    return isinstance(error, dist.DistError) or "by peer" in text or "remote worker" in text
+
+
 def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
     """The command line that runs `asr <argv>` in `nproc` processes on this machine."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",

@@ -4,6 +4,7 @@ process on the same global batches, kill -9 of a 2-rank run and its resume, and 
 The runs draw nothing per utterance on the fly (no dropout, SpecAugment or speed perturbation),
 so two ranks and one process do the same arithmetic up to float summation order."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -193,3 +194,18 @@ def test_classic_model_of_two_ranks_equals_one_process(few, tmp_path):
             for key in one.files:
                 scale = max(1.0, float(np.abs(one[key]).max()))
                 assert np.abs(two[key] - one[key]).max() <= 1e-4 * scale, f"{name} {key}"
+
+
+def test_a_rank_that_fails_is_one_line_and_no_traceback(few, tmp_path):
+    """Unreadable audio under --nproc 2: rank 0 names the file; the rank that lost its connection
+    and the launcher add nothing."""
+    bad = tmp_path / "few"
+    shutil.copytree(few, bad)
+    (tmp_path / "noise.wav").write_bytes(bytes(range(256)) * 4)
+    lines = (bad / "wav.scp").read_text().splitlines()
+    utt = lines[0].split()[0]
+    (bad / "wav.scp").write_text("\n".join([f"{utt} {tmp_path / 'noise.wav'}"] + lines[1:]) + "\n")
+    result = _run(["train", "ctc", str(bad), str(tmp_path / "exp"), "--dev", str(bad), *_sets(), "--nproc", "2"])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"asr: error: {tmp_path / 'noise.wav'}: not a readable audio file "
+                                                  "(Format not recognised)"]
