@@ -8,6 +8,8 @@
 #   recipes/pretrain/run.sh                                    # pooled real speech -> recipes/pretrain/exp
 #   recipes/pretrain/run.sh --corpora synth --synth-hours 10 --exp recipes/pretrain/exp-synth
 #   recipes/an4/run.sh --learning-curve true --transfer-from recipes/pretrain/exp
+# A pool that holds the target's whole training set has seen more than the curve's small points:
+# for AN4's curve, --corpora "kathleen fsdd yesno" leaves AN4 out.
 #
 # The configs match the target recipes' networks (the default Conformer on 80 fbank bins at
 # 16 kHz: 8 kHz corpora are resampled), so their encoders fit; the output layer is copied only
