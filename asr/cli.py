@@ -489,7 +489,7 @@ def add_model_commands(sub) -> None:
     p = sub.add_parser("decode", help="decode a data dir with a model; writes EXP_DIR/decode_<data>/ and scores")
     p.add_argument("exp_dir")
     p.add_argument("data_dir")
-    p.add_argument("--out", help="decode dir (default EXP_DIR/decode_<data dir name>)")
+    p.add_argument("--out", help="decode dir (default EXP_DIR/decode_<data dir name>, with --head aux ..._aux)")
     p.add_argument("--nj", type=int, default=1,
                    help="processes, the data split by speaker (by utterance for models without speaker-level "
                         "normalisation or adaptation); CPU; same output as 1; default 1")
@@ -523,6 +523,9 @@ def _add_search_options(p) -> None:
                    help="joint CTC/attention models: weight of the attention decoder's rescoring, 0 = off "
                         "(default: tuned on dev)")
     p.add_argument("--nbest", type=int, default=1, help="hypotheses per input (default 1)")
+    p.add_argument("--head", choices=("main", "aux"), default="main",
+                   help="aux: a multi-task hybrid model's second head (characters, searched as ctc searches); "
+                        "default main")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, help="CPU threads for the neural network")
 
@@ -624,7 +627,7 @@ def run_decode(args) -> int:
     _check_threads(args)
     Rule("int", low=1).check(args.nj, "--nj")
     out = decode_datadir(args.exp_dir, args.data_dir, args.out, _search_overrides(args), nbest=args.nbest,
-                         device=args.device, threads=args.threads, jobs=args.nj)
+                         device=args.device, threads=args.threads, jobs=args.nj, head=args.head)
     wer = out / "wer.txt"
     print(wer.read_text().splitlines()[0] if wer.is_file() else f"{out}/hyp.txt written")
     print(f"RTF {json.loads((out / 'decode.json').read_text())['rtf']:.4f}  ({out})")
@@ -637,7 +640,7 @@ def run_transcribe(args) -> int:
     _check_threads(args)
     failures = transcribe_files(args.model_dir, args.audio, fmt=args.format, output_dir=args.output_dir,
                                 nbest=args.nbest, device=args.device, threads=args.threads,
-                                options=_search_overrides(args))
+                                options=_search_overrides(args), head=args.head)
     return 1 if failures else 0
 
 

@@ -53,6 +53,8 @@ class ModelInfo:
     init_from: dict | None = None  # transfer: the model dir the network started from (path, pipeline,
     # weights_sha256, the parts copied and the heads trained new); none when trained from scratch
     tuning: dict | None = None  # the dev-set grid search: dev, dev_wer, table
+    aux: dict | None = None  # a multi-task network's second CTC head (hybrid with aux_units): its
+    # units, decoding and tuning, searched as the ctc pipeline searches (`asr decode --head aux`)
     checksums: dict = field(default_factory=dict)  # {relative path: sha256}, written by write_model_info
     format: int = FORMAT
 
@@ -81,7 +83,7 @@ class ModelInfo:
 
 _ENTRY_KINDS = {"sample_rate": int, "features": dict, "units": dict, "files": dict, "decoding": dict,
                 "model": dict, "frame_seconds": (int, float), "train": dict, "params": int, "config": dict,
-                "init_from": dict, "tuning": dict, "checksums": dict}
+                "init_from": dict, "tuning": dict, "aux": dict, "checksums": dict}
 _KIND_WORDS = {int: "an integer", dict: "a mapping", (int, float): "a number"}
 
 
@@ -144,6 +146,10 @@ def model_files(info: ModelInfo) -> list[str]:
     found: list = list(info.files.values())
     found.extend(info.units[key] for key in ("tokens", "model") if key in info.units)
     found.extend(info.decoding[key] for key in ("lexicon", "lm") if info.decoding.get(key) is not None)
+    if info.aux:
+        found.extend(info.aux.get("units", {})[key] for key in ("tokens", "model") if key in info.aux.get("units", {}))
+        found.extend(info.aux.get("decoding", {})[key] for key in ("lexicon", "lm")
+                     if info.aux.get("decoding", {}).get(key) is not None)
     return list(dict.fromkeys(found))  # each once, in order
 
 

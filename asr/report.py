@@ -105,12 +105,16 @@ def load_systems(decode_dirs) -> list[System]:
     systems = []
     for name, d in zip(system_names([d.resolve() for d in dirs]), dirs):
         decode_info = d / DECODE_INFO_FILE
+        decode = _read_json(decode_info) if decode_info.is_file() else {}
+        model = _read_model(d.parent)
+        if decode.get("head") == "aux" and isinstance(model.get("aux"), dict):  # a multi-task model's second head
+            model = {**model, "units": model["aux"].get("units")}
         systems.append(System(
             name=name, decode_dir=d,
             scores=_read_json(d / "scores.json"),
             per_utt=_read_json(d / "per_utt.json"),
-            model=_read_model(d.parent),
-            decode=_read_json(decode_info) if decode_info.is_file() else {},
+            model=model,
+            decode=decode,
         ))
     return systems
 

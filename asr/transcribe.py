@@ -51,10 +51,10 @@ class Transcriber:
     """`asr.load(model_dir)`: a recogniser plus audio handling. Thread-unsafe, like the model."""
 
     def __init__(self, model_dir: str | Path, device: str = "auto", threads: int | None = None,
-                 max_chunk_seconds: float = MAX_CHUNK_SECONDS, **options):
+                 max_chunk_seconds: float = MAX_CHUNK_SECONDS, head: str = "main", **options):
         self.model_dir = Path(model_dir)
         self.info = read_model_info(model_dir)
-        self.recognizer = load_recognizer(model_dir, device=device, threads=threads)
+        self.recognizer = load_recognizer(model_dir, device=device, threads=threads, head=head)
         if options:
             self.recognizer.configure(**options)
         self.max_chunk_seconds = max_chunk_seconds
@@ -127,9 +127,11 @@ class Transcriber:
         return out
 
 
-def load(model_dir: str | Path, device: str = "auto", threads: int | None = None, **options) -> Transcriber:
-    """Load a model dir for transcription: `asr.load("exp/classic").transcribe("a.wav").text`."""
-    return Transcriber(model_dir, device=device, threads=threads, **options)
+def load(model_dir: str | Path, device: str = "auto", threads: int | None = None, head: str = "main",
+         **options) -> Transcriber:
+    """Load a model dir for transcription: `asr.load("exp/classic").transcribe("a.wav").text`
+    (`head="aux"`: a multi-task hybrid model's character head)."""
+    return Transcriber(model_dir, device=device, threads=threads, head=head, **options)
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -153,7 +155,7 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
 
 def transcribe_files(model_dir, inputs: list[str], fmt: str = "txt", output_dir: str | None = None,
                      nbest: int = 1, device: str = "auto", threads: int | None = None,
-                     options: dict | None = None) -> list[Path]:
+                     options: dict | None = None, head: str = "main") -> list[Path]:
     """Transcribe every input; a file that fails is reported on one line and the rest go on.
 
     Returns the files that failed. Outputs go to OUTPUT_DIR (see `output_paths`), or stdout: one
@@ -166,7 +168,7 @@ def transcribe_files(model_dir, inputs: list[str], fmt: str = "txt", output_dir:
     named = targets is None and len(paths) > 1  # several transcripts share stdout
     if named:
         check_stream(paths, fmt)
-    transcriber = load(model_dir, device=device, threads=threads, **(options or {}))
+    transcriber = load(model_dir, device=device, threads=threads, head=head, **(options or {}))
     failures: list[Path] = []
     if named:
         sys.stdout.write(stream_header(fmt))

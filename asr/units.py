@@ -64,11 +64,11 @@ class Units:
         """Words of a (collapsed, blank-free) token id sequence."""
         raise NotImplementedError
 
-    def save(self, model_dir: Path) -> dict:
-        """Write the inventory into model_dir; returns the model.yaml entry describing it."""
-        with atomic_write(Path(model_dir) / TOKENS_FILE) as f:
+    def save(self, model_dir: Path, tokens_file: str = TOKENS_FILE) -> dict:
+        """Write the inventory into model_dir (as `tokens_file`); returns the model.yaml entry describing it."""
+        with atomic_write(Path(model_dir) / tokens_file) as f:
             f.write("".join(t + "\n" for t in self.tokens))
-        return {"kind": self.kind, "tokens": TOKENS_FILE, "size": len(self)}
+        return {"kind": self.kind, "tokens": tokens_file, "size": len(self)}
 
 
 class CharUnits(Units):
@@ -157,8 +157,8 @@ class PieceUnits(Units):
             return None
         return [self.sp.id_to_piece(i) for i in ids]
 
-    def save(self, model_dir: Path) -> dict:
-        entry = super().save(model_dir)
+    def save(self, model_dir: Path, tokens_file: str = TOKENS_FILE) -> dict:
+        entry = super().save(model_dir, tokens_file)
         with atomic_write(Path(model_dir) / SP_MODEL_FILE, "wb") as f:
             f.write(self.model_bytes)
         entry["model"] = SP_MODEL_FILE

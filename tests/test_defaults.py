@@ -5,7 +5,7 @@ import inspect
 from dataclasses import fields
 
 from asr import segment, transcribe
-from asr.nn.acoustic import ATTENTION_DEFAULTS, NN_DEFAULTS, model_config, train_config
+from asr.nn.acoustic import ATTENTION_DEFAULTS, MULTITASK_DEFAULTS, NN_DEFAULTS, model_config, train_config
 from asr.nn.augment import SPEEDS, SpecAugmentConfig
 from asr.nn.model import ModelConfig
 from asr.nn.train import TrainConfig
@@ -28,7 +28,7 @@ TRANSFER_TRAIN = ("freeze_encoder_epochs", "encoder_lr_scale")
 
 def test_model_config_defaults_are_the_pipeline_defaults():
     model = field_defaults(ModelConfig)
-    for key in model.keys() - {"input_dim", "num_outputs", "frames_per_output"} - ATTENTION_MODEL:
+    for key in model.keys() - {"input_dim", "num_outputs", "frames_per_output", "aux_outputs"} - ATTENTION_MODEL:
         assert NN_DEFAULTS[key] == model[key], key
     for key in ATTENTION_MODEL:
         assert ATTENTION_DEFAULTS[key] == model[key], key
@@ -38,10 +38,11 @@ def test_model_config_defaults_are_the_pipeline_defaults():
 
 def test_train_config_defaults_are_the_pipeline_defaults():
     train = field_defaults(TrainConfig)
-    for key in train.keys() - {"speeds", "spec_augment"} - ATTENTION_TRAIN:
+    for key in train.keys() - {"speeds", "spec_augment", "aux_weight"} - ATTENTION_TRAIN:
         assert NN_DEFAULTS[key] == train[key], key
     for key in ATTENTION_TRAIN:
         assert ATTENTION_DEFAULTS[key] == train[key], key
+    assert MULTITASK_DEFAULTS["aux_weight"] == train["aux_weight"]
     spec = field_defaults(SpecAugmentConfig)
     for key, name in SPEC_AUGMENT.items():
         assert NN_DEFAULTS[key] == spec[name], key
@@ -53,9 +54,9 @@ def test_train_config_defaults_are_the_pipeline_defaults():
 
 def test_nn_defaults_are_the_dataclass_fields_plus_pipeline_only_keys():
     model = [f.name for f in fields(ModelConfig)
-             if f.name not in ("input_dim", "num_outputs", "frames_per_output", *ATTENTION_MODEL)]
+             if f.name not in ("input_dim", "num_outputs", "frames_per_output", "aux_outputs", *ATTENTION_MODEL)]
     train = [f.name for f in fields(TrainConfig)
-             if f.name not in ("speeds", "spec_augment", *ATTENTION_TRAIN, *TRANSFER_TRAIN)]
+             if f.name not in ("speeds", "spec_augment", "aux_weight", *ATTENTION_TRAIN, *TRANSFER_TRAIN)]
     assert list(NN_DEFAULTS) == (["sample_rate", "num_filters", "cmvn"] + model + train
                                  + ["init_from", *TRANSFER_TRAIN]
                                  + ["speed_perturb", *SPEC_AUGMENT]

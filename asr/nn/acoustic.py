@@ -37,15 +37,17 @@ CHECKPOINT_DIR = "checkpoints"
 # The model and training defaults are owned by the dataclasses (ModelConfig in asr.nn.model,
 # TrainConfig in asr.nn.train, SpecAugmentConfig in asr.nn.augment: the comments on the values are
 # there); only the keys that no dataclass has are written out here.
-# The joint CTC/attention keys are the ctc pipeline's only (asr.pipelines.ctc adds ATTENTION_DEFAULTS).
+# The joint CTC/attention keys are the ctc pipeline's only (asr.pipelines.ctc adds ATTENTION_DEFAULTS),
+# the multi-task keys (a second CTC head) the hybrid pipeline's (MULTITASK_DEFAULTS).
 ATTENTION_MODEL_KEYS, ATTENTION_TRAIN_KEYS = ("attention_layers",), ("ctc_weight",)
+MULTITASK_TRAIN_KEYS = ("aux_weight",)
 TRANSFER_TRAIN_KEYS = ("freeze_encoder_epochs", "encoder_lr_scale")  # with init_from (asr.nn.transfer)
 MODEL_KEYS = tuple(f.name for f in fields(ModelConfig)
-                   if f.name not in ("input_dim", "num_outputs", "frames_per_output")  # set by the pipeline
+                   if f.name not in ("input_dim", "num_outputs", "frames_per_output", "aux_outputs")  # set by the pipeline
                    and f.name not in ATTENTION_MODEL_KEYS)
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig)
                    if f.name not in ("speeds", "spec_augment") and f.name not in ATTENTION_TRAIN_KEYS
-                   and f.name not in TRANSFER_TRAIN_KEYS)
+                   and f.name not in TRANSFER_TRAIN_KEYS + MULTITASK_TRAIN_KEYS)
 # pipeline key -> SpecAugmentConfig field (time_fraction is not a pipeline option)
 SPEC_AUGMENT_KEYS = {"freq_masks": "freq_masks", "freq_mask_width": "freq_width",
                      "time_masks": "time_masks", "time_mask_width": "time_width"}
@@ -79,6 +81,10 @@ NN_DEFAULTS = {
     "threads": 2,  # torch CPU threads
 }
 ATTENTION_DEFAULTS = {"attention_layers": _MODEL.attention_layers, "ctc_weight": _TRAIN.ctc_weight}
+MULTITASK_DEFAULTS = {
+    "aux_units": None,  # null | chars: a second CTC head over this unit inventory (multi-task)
+    "aux_weight": _TRAIN.aux_weight,  # its loss's share (asr.nn.train.TrainConfig)
+}
 
 
 def feature_config(config: dict) -> FeatureConfig:
@@ -86,10 +92,10 @@ def feature_config(config: dict) -> FeatureConfig:
                          cmvn=config["cmvn"])
 
 
-def model_config(config: dict, num_outputs: int, frames_per_output: int = 1) -> ModelConfig:
+def model_config(config: dict, num_outputs: int, frames_per_output: int = 1, aux_outputs: int = 0) -> ModelConfig:
     return ModelConfig.from_dict({**{k: config[k] for k in MODEL_KEYS},
                                   **{k: config[k] for k in ATTENTION_MODEL_KEYS if k in config},  # ctc only
-                                  "num_outputs": num_outputs,
+                                  "num_outputs": num_outputs, "aux_outputs": aux_outputs,
                                   "input_dim": config["num_filters"], "frames_per_output": frames_per_output})
 
 
@@ -98,6 +104,7 @@ def train_config(config: dict) -> TrainConfig:
                              **{f: config[k] for k, f in SPEC_AUGMENT_KEYS.items()})
     return TrainConfig.from_dict({**{k: config[k] for k in TRAIN_KEYS + TRANSFER_TRAIN_KEYS},
                                   **{k: config[k] for k in ATTENTION_TRAIN_KEYS if k in config},  # ctc only
+                                  **{k: config[k] for k in MULTITASK_TRAIN_KEYS if k in config},  # hybrid only
                                   "spec_augment": spec,
                                   "speeds": SPEEDS if config["speed_perturb"] else (1.0,)})
 
@@ -134,7 +141,8 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
                          num_outputs: int, exp_dir: Path, nj: int = 1,
                          alternatives: dict[str, list[list[int]]] | None = None,
                          criterion: FrameCriterion | None = None, source: TransferSource | None = None,
-                         units: tuple[str, ...] = ()) -> tuple[CtcModel, dict]:
+                         units: tuple[str, ...] = (), aux_targets: dict[str, list[int]] | None = None,
+                         aux_outputs: int = 0) -> tuple[CtcModel, dict]:
     """Train a network on the targets; writes exp_dir/model.safetensors; returns (model, summary).
 
     CTC over token sequences, or with a FrameCriterion frame-level cross-entropy against
@@ -143,7 +151,8 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     initial target); the training picks the one the model finds most likely.
     `source` (asr.nn.transfer.transfer_source): the model dir the network starts from; its output
     layer is copied too when `units` (the new model's asr.nn.transfer.unit_inventory) are its own.
-    The summary's `init_from` says what was copied.
+    The summary's `init_from` says what was copied. With `aux_outputs` the network has a second
+    CTC head of that many outputs trained on `aux_targets` (multi-task; weight `aux_weight`).
     """
     # Features are many tiny torch ops: extra threads only wait on each other (badly so on a busy
     # machine), so they are computed on one thread and the network trains on `threads`.
@@ -154,7 +163,8 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     distributed.start(resolve_device(config["device"]))
     if not distributed.is_main():
         distributed.barrier()  # under torchrun rank 0 fills the feature cache, then the others read it
-    read = dict(nj=nj, alternatives=alternatives, check_fit=not frames, in_memory=config["features_in_memory"])
+    read = dict(nj=nj, alternatives=alternatives, check_fit=not frames, in_memory=config["features_in_memory"],
+                aux_targets=aux_targets)
     train_examples = load_examples(train_data, features, train_targets, cache, train_cfg.speeds, **read)
     dev_examples = load_examples(dev_data, features, dev_targets, cache, **read)
     if distributed.is_main():
@@ -163,10 +173,11 @@ def train_acoustic_model(config: dict, train_data: DataDir, dev_data: DataDir,
     torch.set_num_threads(max(1, int(config["threads"])))
 
     torch.manual_seed(train_cfg.seed)  # the initial weights
-    model = CtcModel(model_config(config, num_outputs, frames_per_output=SUBSAMPLING if frames else 1))
+    model = CtcModel(model_config(config, num_outputs, frames_per_output=SUBSAMPLING if frames else 1,
+                                  aux_outputs=aux_outputs))
     transfer = initialise(model, source, units) if source else None
     fingerprint = _fingerprint(config, train_targets, dev_targets, alternatives,
-                               vars(criterion) if criterion else "ctc", transfer)
+                               vars(criterion) if criterion else "ctc", transfer, aux_targets)
     summary = train_model(model, train_examples, dev_examples, train_cfg, exp_dir / CHECKPOINT_DIR,
                           device=config["device"], fingerprint=fingerprint, criterion=criterion)
     save_weights(model.state_dict(), exp_dir / WEIGHTS_FILE)
@@ -221,7 +232,9 @@ class NeuralScorer:
     under dnnhmm's scaled likelihoods; no speaker adaptation, so the `first_pass` decoder it is
     offered goes unused."""
 
-    def __init__(self, model_dir: Path, info: ModelInfo, device: str = "auto", threads: int | None = None):
+    def __init__(self, model_dir: Path, info: ModelInfo, device: str = "auto", threads: int | None = None,
+                 aux: bool = False):
+        """`aux`: score with the network's second CTC head (a multi-task model's other units)."""
         model_dir = Path(model_dir)
         try:
             self.features = FeatureConfig.from_dict(info.features)
@@ -240,6 +253,9 @@ class NeuralScorer:
             raise AsrError(f"{model_dir / MODEL_FILE}: the 'model' entry does not describe a network "
                            f"({type(e).__name__})") from None
         load_into(self.model, weights)
+        if aux and self.model.aux_output is None:
+            raise AsrError(f"{model_dir / MODEL_FILE}: the network has no second output head")
+        self.aux = aux
         self.model.to(self.device).eval()
         self.sample_rate = self.features.sample_rate
         self.min_samples = self.features.frame_samples  # shorter audio has no feature frame
@@ -262,7 +278,8 @@ class NeuralScorer:
     def _forward(self, feats: np.ndarray) -> np.ndarray | EncodedScores:
         x = torch.from_numpy(feats).unsqueeze(0).to(self.device)
         encoded, lengths = self.model.encode(x, torch.tensor([len(feats)], device=self.device))
-        out, out_lengths = self.model.ctc_log_probs(encoded, lengths)
+        head = self.model.aux_log_probs if self.aux else self.model.ctc_log_probs
+        out, out_lengths = head(encoded, lengths)
         matrix = out[0, :int(out_lengths[0])].float().cpu().numpy()
         if self.model.decoder is None:
             return matrix
@@ -276,7 +293,7 @@ NOT_IN_FINGERPRINT = ("device", "threads", "epochs", "patience", "average", "kee
 
 
 def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternatives: dict | None,
-                 criterion, transfer: dict | None = None) -> str:
+                 criterion, transfer: dict | None = None, aux_targets: dict | None = None) -> str:
     """Names the config, criterion and data of a training run, so a checkpoint is resumed only by
     the same run. A transferred start (asr.nn.transfer.initialise's record) is named by its
     source's weights and the parts copied, not by the source's path, with the fine-tuning keys;
@@ -284,6 +301,8 @@ def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternati
     named = set(NN_DEFAULTS) - set(TRANSFER_DEFAULTS)
     if config.get("attention_layers"):
         named |= set(ATTENTION_DEFAULTS)
+    if config.get("aux_units"):
+        named |= set(MULTITASK_DEFAULTS)
     keep = {k: v for k, v in config.items() if k in named and k not in NOT_IN_FINGERPRINT}
     if keep.get("precision") == "fp32":  # the arithmetic every run used before precision was a key
         del keep["precision"]
@@ -291,6 +310,8 @@ def _fingerprint(config: dict, train_targets: dict, dev_targets: dict, alternati
         keep["world_size"] = distributed.world_size()
     named_parts = [keep, criterion, sorted(train_targets.items()), sorted(dev_targets.items()),
                    sorted((alternatives or {}).items())]
+    if aux_targets:
+        named_parts.append(sorted(aux_targets.items()))
     if transfer:
         named_parts.append({"weights_sha256": transfer["weights_sha256"], "copied": transfer["copied"],
                             **{k: config[k] for k in TRANSFER_TRAIN_KEYS}})

@@ -24,6 +24,7 @@ class Example:
     targets: list[int]  # token ids, no blank
     alternatives: list[list[int]] = field(default_factory=list)  # other allowed targets (variants)
     frames: int = 0  # frames of the unperturbed copy (0: taken from feats[0])
+    aux_targets: list[int] = field(default_factory=list)  # a multi-task model's second head's token ids
 
     def __post_init__(self):
         self.frames = self.frames or len(self.feats[0])
@@ -48,7 +49,8 @@ class StoredFeatures(Sequence):
 def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[int]], cache_dir: Path,
                   speeds: tuple[float, ...] = (1.0,), nj: int = 1,
                   alternatives: dict[str, list[list[int]]] | None = None,
-                  check_fit: bool = True, in_memory: bool = False) -> list[Example]:
+                  check_fit: bool = True, in_memory: bool = False,
+                  aux_targets: dict[str, list[int]] | None = None) -> list[Example]:
     """Examples of every utterance with targets, with features at each speed.
 
     Features (speed-perturbed copies too) are extracted once into `cache_dir` and read from
@@ -59,7 +61,8 @@ def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[
     being the initial target; training picks among them (see asr.nn.train).
 
     With `check_fit` (CTC targets), utterances too short for their targets (fewer output frames
-    than tokens plus the blanks needed between repeats) are left out.
+    than tokens plus the blanks needed between repeats) are left out; so are those too short for
+    their `aux_targets` (a multi-task model's second CTC head), when given.
     """
     speeds = (1.0,) + tuple(s for s in speeds if s != 1.0)  # feats[0] is always the unperturbed copy
     data = data.select(targets)
@@ -75,9 +78,10 @@ def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[
         lengths = feats.frame_counts()
         choices = [t for t in (alternatives or {}).get(utt, [targets[utt]])
                    if not check_fit or all(ctc_fits(n, t) for n in lengths)]
-        if choices:
+        aux = (aux_targets or {}).get(utt, [])
+        if choices and not (aux and check_fit and not all(ctc_fits(n, aux) for n in lengths)):
             examples.append(Example(utt, list(feats) if in_memory else feats, choices[0],
-                                    choices if len(choices) > 1 else [], frames=lengths[0]))
+                                    choices if len(choices) > 1 else [], frames=lengths[0], aux_targets=aux))
     if not examples:
         raise AsrError(f"{data.path}: no utterance long enough for its transcript")
     return examples

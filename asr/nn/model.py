@@ -22,9 +22,10 @@ FRAME_SECONDS = 0.04  # one output frame = four 10 ms input frames
 ENCODERS = ("blstm", "conformer")
 # The network's parts by attribute: the encoder side turns features into encoder frames whatever
 # the units (what transfer learning copies and a frozen encoder holds); the heads map encoder
-# frames to one unit inventory (the CTC output layer, the attention decoder when there is one).
+# frames to a unit inventory (the CTC output layer, the attention decoder when there is one, the
+# second CTC head of a multi-task model).
 ENCODER_PARTS = ("subsampling", "encoder")
-HEAD_PARTS = ("output", "decoder")
+HEAD_PARTS = ("output", "decoder", "aux_output")
 
 
 @dataclass
@@ -34,6 +35,8 @@ class ModelConfig:
     frames_per_output: int = 1  # output frames per encoder frame; set by the pipeline (dnnhmm: 4)
     attention_layers: int = 0  # Transformer decoder layers beside the CTC head (0: CTC only); set
     # by the ctc pipeline; the decoder is d_model wide with num_heads heads and ffn_dim feed-forward
+    aux_outputs: int = 0  # a second CTC head over another unit inventory, units + blank (multi-task:
+    # the hybrid's characters beside its phones); 0: none. Set by the hybrid pipeline
     # The defaults below are the pipelines' defaults too (asr.nn.acoustic.NN_DEFAULTS is built from
     # them). A small Conformer: on AN4 it leaves CTC's all-blank plateau within a few hundred
     # updates, where a 3-layer BLSTM of similar cost was still on it after 600.
@@ -117,6 +120,7 @@ class CtcModel(nn.Module):
         if config.frames_per_output < 1:
             raise AsrError("frames_per_output must be at least 1")
         self.output = nn.Linear(width, config.num_outputs * config.frames_per_output)
+        self.aux_output = nn.Linear(width, config.aux_outputs) if config.aux_outputs else None
         self.decoder = None
         if config.attention_layers:
             if config.frames_per_output != 1:
@@ -155,6 +159,13 @@ class CtcModel(nn.Module):
             y = y.reshape(y.shape[0], y.shape[1] * k, self.config.num_outputs)
             out_lengths = out_lengths * k
         return y.log_softmax(-1), out_lengths
+
+
+    def aux_log_probs(self, encoded: torch.Tensor, out_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The second CTC head (multi-task models): encoder output -> (B, T', aux units) log-probabilities."""
+        if self.aux_output is None:
+            raise AsrError("this network has no second output head")
+        return self.aux_output(self.dropout(encoded)).log_softmax(-1), out_lengths
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -63,6 +63,8 @@ class TrainConfig:
     seed: int = 0
     ctc_weight: float = 0.3  # joint CTC/attention models: the CTC loss's share (ESPnet's AN4 and
     # LibriSpeech recipes: 0.3); the attention decoder's is 1 - this. Unused by CTC-only models.
+    aux_weight: float = 0.3  # multi-task models (a second CTC head): its loss's share; the main
+    # head's is 1 - this. Unused by single-head models
     # Transfer learning (a network that starts from another model's encoder, asr.nn.transfer):
     freeze_encoder_epochs: int = 0  # the first this many epochs train only the heads: the
     # subsampling and encoder get no updates (nor weight decay), and their dropout and BatchNorm
@@ -133,7 +135,7 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
     if config.precision != "fp32" and dev_.type != "cuda":
         raise AsrError(f"precision {config.precision} needs a CUDA device (training runs on {dev_.type})")
     distributed.sync_batchnorm(model, dev_).to(dev_)
-    objective = Objective(model, criterion, config.ctc_weight, PRECISIONS[config.precision])
+    objective = Objective(model, criterion, config.ctc_weight, config.aux_weight, PRECISIONS[config.precision])
     scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
     main = distributed.is_main()
     optimizer = _optimizer(model, config)
@@ -214,7 +216,7 @@ def train_model(model: CtcModel, train: list[Example], dev: list[Example], confi
                 for i, targets in part.items():
                     train[i].targets = targets
             total_loss, total_utts = distributed.sum_over_ranks([total_loss, total_utts])
-        dev_loss, dev_ter = evaluate(model, dev, dev_, criterion, config.ctc_weight)
+        dev_loss, dev_ter = evaluate(model, dev, dev_, criterion, config.ctc_weight, config.aux_weight)
         history.append({"epoch": epoch, "step": step, "train_loss": round(total_loss / total_utts, 4),
                         "dev_loss": round(dev_loss, 4), "dev_ter": round(dev_ter, 4),
                         "lr": scheduler.get_last_lr()[-1],  # the heads' (the last group)
@@ -332,9 +334,10 @@ class Objective(torch.nn.Module):
     """The model and its training loss in one forward pass: what DistributedDataParallel wraps (it
     synchronises gradients of what its forward computed)."""
 
-    def __init__(self, model: CtcModel, criterion: "Criterion", ctc_weight: float, autocast=None):
+    def __init__(self, model: CtcModel, criterion: "Criterion", ctc_weight: float, aux_weight: float, autocast=None):
         super().__init__()
-        self.model, self.criterion, self.ctc_weight, self.autocast = model, criterion, ctc_weight, autocast
+        self.model, self.criterion, self.autocast = model, criterion, autocast
+        self.ctc_weight, self.aux_weight = ctc_weight, aux_weight
 
     def forward(self, feats, lengths, in_lengths, examples: list[Example]):
         """(log-probabilities, their lengths, the batch's summed loss)."""
@@ -343,23 +346,29 @@ class Objective(torch.nn.Module):
             encoded, encoded_lengths = self.model.encode(feats, lengths)
             log_probs, out_lengths = self.model.ctc_log_probs(encoded, encoded_lengths)
             loss = joint_loss(self.model, self.criterion.loss(log_probs, out_lengths, in_lengths, examples),
-                              encoded, encoded_lengths, examples, self.ctc_weight)
+                              encoded, encoded_lengths, examples, self.ctc_weight, self.aux_weight)
         return log_probs, out_lengths, loss
 
 
 def joint_loss(model: CtcModel, ctc: torch.Tensor, encoded: torch.Tensor, encoded_lengths: torch.Tensor,
-               examples: list[Example], ctc_weight: float) -> torch.Tensor:
-    """The criterion's loss `ctc`, or for a joint CTC/attention model ctc_weight x it plus
-    (1 - ctc_weight) x the attention decoder's cross-entropy (ESPnet's multi-task objective)."""
-    if model.decoder is None:
-        return ctc
-    attention = model.decoder.loss(encoded, encoded_lengths, [ex.targets for ex in examples])
-    return ctc_weight * ctc + (1.0 - ctc_weight) * attention
+               examples: list[Example], ctc_weight: float, aux_weight: float = 0.0) -> torch.Tensor:
+    """The criterion's loss `ctc`; for a joint CTC/attention model ctc_weight x it plus
+    (1 - ctc_weight) x the attention decoder's cross-entropy (ESPnet's multi-task objective); for a
+    model with a second CTC head (1 - aux_weight) x that plus aux_weight x the second head's CTC
+    loss against each example's aux_targets."""
+    loss = ctc
+    if model.decoder is not None:
+        attention = model.decoder.loss(encoded, encoded_lengths, [ex.targets for ex in examples])
+        loss = ctc_weight * ctc + (1.0 - ctc_weight) * attention
+    if model.aux_output is not None:
+        aux = ctc_loss(*model.aux_log_probs(encoded, encoded_lengths), [ex.aux_targets for ex in examples])
+        loss = (1.0 - aux_weight) * loss + aux_weight * aux
+    return loss
 
 
 @torch.no_grad()
 def evaluate(model: CtcModel, examples: list[Example], device: torch.device, criterion: "Criterion",
-             ctc_weight: float = 1.0, batch_frames: int = 20000) -> tuple[float, float]:
+             ctc_weight: float = 1.0, aux_weight: float = 0.0, batch_frames: int = 20000) -> tuple[float, float]:
     """Mean loss per utterance (the training objective) and error rate (%, of the CTC head) on
     unperturbed features."""
     model.eval()
@@ -372,7 +381,7 @@ def evaluate(model: CtcModel, examples: list[Example], device: torch.device, cri
         log_probs, out_lengths = model.ctc_log_probs(encoded, encoded_lengths)
         criterion.choose(log_probs, out_lengths, chunk)
         total_loss += joint_loss(model, criterion.loss(log_probs, out_lengths, lengths, chunk),
-                                 encoded, encoded_lengths, chunk, ctc_weight).item()
+                                 encoded, encoded_lengths, chunk, ctc_weight, aux_weight).item()
         e, n = criterion.errors(log_probs, out_lengths, lengths, chunk)
         errors, total = errors + e, total + n
     if distributed.active():

@@ -20,12 +20,23 @@ def pipeline_module(name: str):
     return importlib.import_module(f"asr.pipelines.{name}")
 
 
-def load(model_dir: str | Path, device: str = "auto", threads: int | None = None):
+HEADS = ("main", "aux")  # a model's recognisers: its own, and a multi-task model's second head
+
+
+def load(model_dir: str | Path, device: str = "auto", threads: int | None = None, head: str = "main"):
     """The recogniser stored in `model_dir`: `.recognize(samples, nbest)`, `.configure(**options)`.
 
     `device` ("auto", "cpu", "cuda") and `threads` concern the neural pipelines; classic ignores them.
+    `head` "aux": a multi-task hybrid model's second head (characters, searched as ctc searches).
     """
+    if head not in HEADS:
+        raise AsrError(f"head must be one of {', '.join(HEADS)}, not {head!r}")
     info = read_model_info(model_dir)
+    if head == "aux":
+        if info.aux is None:
+            raise AsrError(f"{Path(model_dir) / MODEL_FILE}: no second output head (train a hybrid model with "
+                           "aux_units: chars)")
+        return pipeline_module(info.pipeline).load_aux(Path(model_dir), device=device, threads=threads)
     return pipeline_module(info.pipeline).load(Path(model_dir), device=device, threads=threads)
 
 

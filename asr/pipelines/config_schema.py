@@ -119,6 +119,10 @@ HYBRID_SPECS = {
     "lexicon": _("pronunciation lexicon (WORD PH1 PH2 ...) covering the training words (required)",
                  **PATH_OR_NULL),
     "lm": _("word n-gram LM (ARPA or KenLM binary) (required)", **PATH_OR_NULL),
+    "aux_units": _("multi-task: a second CTC head over these units beside the phones (null: none; chars: "
+                   "decoded as the ctc pipeline decodes, asr decode --head aux)", kind="str", nullable=True,
+                   choices=("chars",)),
+    "aux_weight": _("multi-task: the second head's share of the training loss", low=0, high=1),
 }
 
 DNNHMM_SPECS = {

@@ -101,11 +101,12 @@ def load(exp_dir: Path, device: str = "auto", threads: int | None = None) -> Rec
     return recognizer(Path(exp_dir), read_model_info(exp_dir), device=device, threads=threads)
 
 
-def recognizer(model_dir: Path, info: ModelInfo, device: str = "auto", threads: int | None = None) -> Recognizer:
+def recognizer(model_dir: Path, info: ModelInfo, device: str = "auto", threads: int | None = None,
+               aux: bool = False) -> Recognizer:
     """CTC log-probabilities searched greedily, by LexiconFreeSearch over the units, or by
     LexiconSearch over the lexicon's words spelled in the units; both searches with the model
-    dir's LM (if any)."""
-    scorer = NeuralScorer(model_dir, info, device=device, threads=threads)
+    dir's LM (if any). `aux`: the network's second head (a multi-task hybrid's `aux` view)."""
+    scorer = NeuralScorer(model_dir, info, device=device, threads=threads, aux=aux)
     units = load_units(model_dir, info.units)
     blank = units.tokens[units.blank]
 

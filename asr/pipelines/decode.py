@@ -23,17 +23,17 @@ def decode_dir_name(data_dir: str | Path) -> str:
 
 def decode_datadir(exp_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
                    options: dict | None = None, nbest: int = 1, device: str = "auto",
-                   threads: int | None = None, jobs: int = 1) -> Path:
+                   threads: int | None = None, jobs: int = 1, head: str = "main") -> Path:
     """Decode every utterance of `data_dir` (in `jobs` CPU processes, split by speaker); return
-    the decode directory."""
+    the decode directory. `head` "aux": a multi-task model's second head (decode dir ..._aux)."""
     exp_dir = Path(exp_dir)
     data = check_datadir(data_dir)
-    out = Path(out_dir) if out_dir else exp_dir / decode_dir_name(data_dir)
+    out = Path(out_dir) if out_dir else exp_dir / (decode_dir_name(data_dir) + ("_aux" if head == "aux" else ""))
     if out.exists() and not out.is_dir():
         raise AsrError(f"{out}: the decode dir names an existing file, not a directory")
     if jobs > 1 and device == "cuda":
         raise AsrError("decode: several jobs decode in CPU processes; use --device cpu (or auto) with --nj")
-    recognizer = load(exp_dir, device="cpu" if jobs > 1 else device, threads=1 if jobs > 1 else threads)
+    recognizer = load(exp_dir, device="cpu" if jobs > 1 else device, threads=1 if jobs > 1 else threads, head=head)
     if options:
         recognizer.configure(**options)
 
@@ -55,7 +55,7 @@ def decode_datadir(exp_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
         json.dump({"utts": len(data), "audio_seconds": round(audio_seconds, 3),
                    "decode_seconds": round(decode_seconds, 3),
                    "rtf": round(decode_seconds / max(audio_seconds, 1e-9), 5),
-                   "data_dir": str(Path(data_dir)), "options": options or {}, "jobs": jobs}, f, indent=2)
+                   "data_dir": str(Path(data_dir)), "options": options or {}, "jobs": jobs, "head": head}, f, indent=2)
     if data.text:
         from asr.scoring import score, write_scores
 

@@ -14,15 +14,15 @@ from pathlib import Path
 from asr.errors import AsrError
 from asr.lexicon import Lexicon
 from asr.modeldir import MODEL_FILE, ModelInfo, copy_into, read_model_info, resolve
-from asr.nn.acoustic import (NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info, read_train_dev,
-                             train_acoustic_model)
+from asr.nn.acoustic import (MULTITASK_DEFAULTS, NN_DEFAULTS, NeuralScorer, finish_model_dir, model_info,
+                             read_train_dev, train_acoustic_model)
 from asr.nn.transfer import transfer_source
 from asr.pipelines.config import pipeline_config
 from asr.pipelines.recognizer import DECODING_KEYS, Recognizer, tune_into
 from asr.pipelines.tuning import grids_from_config
 from asr.pipelines.training import start_exp_dir
 from asr.search import LexiconSearch, SearchOptions
-from asr.units import PhoneUnits, load_units
+from asr.units import CharUnits, PhoneUnits, load_units
 
 MAX_ALTERNATIVES = 32  # pronunciation combinations tried per training utterance (beyond: one word varies at a time)
 
@@ -40,7 +40,11 @@ DEFAULTS = {
     # models are not peaky: with False each extra frame of it became an inserted word on yesno)
     "lm_weight_grid": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0],  # dev-set grid (never test)
     "word_score_grid": [-2.0, -1.0, 0.0, 1.0, 2.0],
+    # multi-task (asr.nn.acoustic): aux_units (chars: a second CTC head over characters, decoded
+    # as the ctc pipeline decodes, `asr decode --head aux`) and aux_weight (its loss's share)
+    **MULTITASK_DEFAULTS,
 }
+AUX_TOKENS_FILE = "aux_units.txt"
 
 
 def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = None, nj: int = 1) -> None:
@@ -56,10 +60,14 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
             alternatives[utt] = pronunciations(text, lexicon, units, config["lexicon"])
     train_targets = {u: alternatives[u][0] for u in train_data.text}
     dev_targets = {u: alternatives[u][0] for u in dev_data.text}
+    aux_units = CharUnits.train([train_data.text[u] for u in train_data.utts]) if config["aux_units"] else None
+    aux_targets = ({u: aux_units.encode(t) for data in (train_data, dev_data) for u, t in data.text.items()}
+                   if aux_units else None)
     exp_dir = start_exp_dir(exp_dir)
     model, summary = train_acoustic_model(config, train_data, dev_data, train_targets, dev_targets,
                                           len(units), exp_dir, nj, alternatives, source=source,
-                                          units=tuple(units.tokens))
+                                          units=tuple(units.tokens), aux_targets=aux_targets,
+                                          aux_outputs=len(aux_units) if aux_units else 0)
 
     info = ModelInfo(pipeline="hybrid", **model_info(config, model, summary), units=units.save(exp_dir),
                      decoding={k: config[k] for k in DECODING_KEYS if k in config})
@@ -67,7 +75,35 @@ def train(config: dict, train_dir: Path, exp_dir: Path, dev_dir: Path | None = N
     info.decoding["lm"] = copy_into(exp_dir, config["lm"], "lm", "language model")
     tune_into(info, recognizer(exp_dir, info, device=config["device"]), dev_data, grids_from_config(config),
               jobs=nj)
+    if aux_units is not None:  # the second head: the ctc pipeline's search and defaults, the same LM
+        from asr.pipelines import ctc
+
+        decoding = {k: ctc.DEFAULTS[k] for k in ("decoder", *DECODING_KEYS) if k in ctc.DEFAULTS}
+        info.aux = {"units": aux_units.save(exp_dir, AUX_TOKENS_FILE), "decoding": {**decoding, "lm": info.decoding["lm"]}}
+        view = aux_view(exp_dir, info)
+        grids = {k: v for k, v in grids_from_config(ctc.DEFAULTS).items() if k in ("lm_weight", "word_score")}
+        tune_into(view, ctc.recognizer(exp_dir, view, device=config["device"], aux=True), dev_data, grids, jobs=nj)
+        info.aux.update(decoding=view.decoding, tuning=view.tuning)
     finish_model_dir(exp_dir, info, config)
+
+
+def aux_view(model_dir: Path, info: ModelInfo) -> ModelInfo:
+    """A multi-task model dir's second head as the ctc pipeline reads a model: the same network,
+    features and weights, the second head's units, decoding options and tuning."""
+    if not info.aux or not isinstance(info.aux.get("units"), dict) or not isinstance(info.aux.get("decoding"), dict):
+        raise AsrError(f"{Path(model_dir) / MODEL_FILE}: no second output head (train with aux_units: chars)")
+    return ModelInfo(pipeline="ctc", sample_rate=info.sample_rate, features=info.features, units=info.aux["units"],
+                     files=info.files, decoding=dict(info.aux["decoding"]), model=info.model,
+                     frame_seconds=info.frame_seconds, train=info.train, params=info.params,
+                     tuning=info.aux.get("tuning"))
+
+
+def load_aux(exp_dir: Path, device: str = "auto", threads: int | None = None) -> Recognizer:
+    """The recogniser of a multi-task model's second head (characters, searched as ctc searches)."""
+    from asr.pipelines import ctc
+
+    exp_dir = Path(exp_dir)
+    return ctc.recognizer(exp_dir, aux_view(exp_dir, read_model_info(exp_dir)), device=device, threads=threads, aux=True)
 
 
 def pronunciations(text: str, lexicon: Lexicon, units: PhoneUnits, lexicon_path) -> list[list[int]]:
