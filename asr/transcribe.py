@@ -252,6 +252,11 @@ def describe_model(model_dir: str | Path) -> str:
     if info.tuning and isinstance(info.tuning.get("dev_wer"), (int, float)):
         lines.append(f"tuning:      {float(info.tuning['dev_wer']):.2f}% WER on {info.tuning.get('dev')} "
                      f"over {len(info.tuning.get('table') or [])} grid points")
+    if info.aux:  # a multi-task model's second head
+        aux_tuning = info.aux.get("tuning") or {}
+        lines.append(f"second head: {_short(info.aux.get('units') or '?')} (asr decode --head aux)"
+                     + (f", {float(aux_tuning['dev_wer']):.2f}% WER on {aux_tuning.get('dev')}"
+                        if isinstance(aux_tuning.get("dev_wer"), (int, float)) else ""))
     sizes = sorted((p.stat().st_size, p.relative_to(model_dir)) for p in model_dir.rglob("*")
                    if p.is_file() and not any(part.startswith("decode_") for part in p.parts))
     lines.append(f"files:       {sum(s for s, _ in sizes) / 1e6:.2f} MB in {len(sizes)} files")

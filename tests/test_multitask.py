@@ -44,6 +44,9 @@ def test_one_model_dir_serves_both_decoders(multitask):
     for head in ("main", "aux"):
         refs, hyps = transcripts(load(exp, head=head), few)
         assert wer(refs, hyps) == 0.0, (head, hyps)
+    from asr.transcribe import describe_model
+
+    assert "second head: chars" in describe_model(exp)
 
 
 def test_decode_dirs_of_both_heads_compare_side_by_side(multitask, tmp_path):
