@@ -367,7 +367,7 @@ def config_yaml(pipeline: str) -> str:
     for key, default, rule in describe_keys(pipeline):
         parent, dot, field = key.partition(".")
         if dot and not nested:
-            lines += ["", f"# feature settings (the fields of asr.features.FeatureConfig)",
+            lines += ["", "# feature settings (the fields of asr.features.FeatureConfig)",
                       f"{FEATURES_KEY}:"]
             nested = True
         indent = "  " if dot else ""
