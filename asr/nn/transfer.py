@@ -113,8 +113,9 @@ def initialise(model: CtcModel, source: TransferSource, units: tuple[str, ...]) 
     under `init_from` (path, pipeline, weights sha256, the parts copied and the heads left new)."""
     copied = list(ENCODER_PARTS)
     heads = [part for part in HEAD_PARTS if getattr(model, part) is not None]
-    if units == source.units:
-        copied += [part for part in heads if _fits(getattr(model, part), _part(source.weights, part))]
+    if units == source.units:  # (a multi-task second head's units are not compared: it starts new)
+        copied += [part for part in heads
+                   if part != "aux_output" and _fits(getattr(model, part), _part(source.weights, part))]
     for part in copied:
         try:
             getattr(model, part).load_state_dict(_part(source.weights, part))
