@@ -46,7 +46,7 @@ def test_one_model_dir_serves_both_decoders(multitask):
         assert wer(refs, hyps) == 0.0, (head, hyps)
     from asr.transcribe import describe_model
 
-    assert "second head: chars" in describe_model(exp)
+    assert "second head: kind=chars" in describe_model(exp)
 
 
 def test_decode_dirs_of_both_heads_compare_side_by_side(multitask, tmp_path):
