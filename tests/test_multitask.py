@@ -18,6 +18,9 @@ from asr.scoring import wer
 from nn_helpers import TINY, transcripts, yesno_subset
 from test_hybrid_pipeline import YESNO_ARPA
 
+# one worker trains the module's model (`--dist loadgroup`), not each
+pytestmark = pytest.mark.xdist_group("multitask")
+
 
 @pytest.fixture(scope="module")
 def multitask(data_root, tmp_path_factory):

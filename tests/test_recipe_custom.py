@@ -17,6 +17,9 @@ import soundfile as sf
 
 from conftest import REPO
 
+# one worker runs the copied recipe (`--dist loadgroup`), not each
+pytestmark = pytest.mark.xdist_group("recipe_custom")
+
 VENV_BIN = Path(sys.executable).parent
 SYSTEMS = ("classic", "ctc", "hybrid")
 TINY_CONF = {
