@@ -523,7 +523,9 @@ def _add_search_options(p) -> None:
                    help="joint CTC/attention models: weight of the attention decoder's rescoring, 0 = off "
                         "(default: tuned on dev)")
     p.add_argument("--nbest", type=int, default=1, help="hypotheses per input (default 1)")
-    p.add_argument("--head", choices=("main", "aux"), default="main",
+    from asr.pipelines import HEADS
+
+    p.add_argument("--head", choices=HEADS, default="main",
                    help="aux: a multi-task hybrid model's second head (characters, searched as ctc searches); "
                         "default main")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -553,7 +555,6 @@ def _search_overrides(args) -> dict:
 
 
 def run_train(args) -> int:
-
     import asr.distributed as distributed
     from asr.pipelines import pipeline_module
     from asr.pipelines.config import load_config

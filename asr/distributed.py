@@ -157,12 +157,7 @@ def sum_over_ranks(values: list[float]) -> list[float]:
     """Element-wise sum of every rank's numbers."""
     if not active():
         return list(values)
-    import torch
-    import torch.distributed as dist
-
-    tensor = torch.tensor(values, dtype=torch.float64)
-    dist.all_reduce(tensor)
-    return tensor.tolist()
+    return sum_arrays([np.asarray(values, dtype=np.float64)])[0].tolist()
 
 
 def barrier() -> None:
@@ -193,7 +188,7 @@ def launch(nproc: int, argv: list[str]) -> int:
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # what torchrun sets (with a warning) when unset
     try:
-        run(get_args_parser().parse_args(torchrun_command(nproc, argv)[3:]))
+        run(get_args_parser().parse_args(_torchrun_args(nproc, argv)))
     except ChildFailedError:
         return 1
     return 0
@@ -211,5 +206,8 @@ def lost_peer(error: BaseException) -> bool:
 
 def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
     """The command line that runs `asr <argv>` in `nproc` processes on this machine."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "asr.cli", *argv]
+    return [sys.executable, "-m", "torch.distributed.run", *_torchrun_args(nproc, argv)]
+
+
+def _torchrun_args(nproc: int, argv: list[str]) -> list[str]:
+    return ["--standalone", f"--nproc-per-node={nproc}", "-m", "asr.cli", *argv]

@@ -143,14 +143,15 @@ def resolve(model_dir: str | os.PathLike, relpath, what: str = "file") -> Path:
 
 def model_files(info: ModelInfo) -> list[str]:
     """The paths model.yaml names (weights, GMMs, tree, transform, units, lexicon, LM), as written."""
-    found: list = list(info.files.values())
-    found.extend(info.units[key] for key in ("tokens", "model") if key in info.units)
-    found.extend(info.decoding[key] for key in ("lexicon", "lm") if info.decoding.get(key) is not None)
-    if info.aux:
-        found.extend(info.aux.get("units", {})[key] for key in ("tokens", "model") if key in info.aux.get("units", {}))
-        found.extend(info.aux.get("decoding", {})[key] for key in ("lexicon", "lm")
-                     if info.aux.get("decoding", {}).get(key) is not None)
+    found: list = list(info.files.values()) + _unit_and_search_files(info.units, info.decoding)
+    if info.aux:  # a multi-task model's second head
+        found += _unit_and_search_files(info.aux.get("units") or {}, info.aux.get("decoding") or {})
     return list(dict.fromkeys(found))  # each once, in order
+
+
+def _unit_and_search_files(units: dict, decoding: dict) -> list[str]:
+    return ([units[key] for key in ("tokens", "model") if key in units]
+            + [decoding[key] for key in ("lexicon", "lm") if decoding.get(key) is not None])
 
 
 def write_model_info(model_dir: str | os.PathLike, info: ModelInfo) -> None:

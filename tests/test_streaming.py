@@ -70,3 +70,23 @@ def test_extraction_writes_each_file_once_and_tags_perturbed_copies(few, tmp_pat
     assert all(p.stat().st_mtime_ns == stamps[p] for p in plain.values())  # nothing rewritten
     fast = cache_features(few, config, tmp_path, perturb=lambda x: speed_perturb(x, 8000, 1.1), tag="speed1.1")
     assert set(fast.values()).isdisjoint(plain.values()) and all(p.name.endswith("-speed1.1.npy") for p in fast.values())
+
+
+def test_segments_of_one_recording_are_streamed_and_perturbed_from_their_own_span(few, tmp_path):
+    """A Kaldi data dir with `segments` (two halves of one recording): each copy, speed-perturbed
+    too, is the features of that span alone."""
+    from asr.datadir import DataDir, Segment
+
+    utt = few.utts[0]
+    path = few.audio_path(utt)
+    samples, rate = load_audio(path, 8000)
+    half = len(samples) / rate / 2
+    data = DataDir(wav={"rec": path}, text={"a": "YES", "b": "NO"}, utt2spk={"a": "s", "b": "s"},
+                   segments={"a": Segment("rec", 0.0, half), "b": Segment("rec", half, 2 * half)})
+    config = FeatureConfig(kind="fbank", sample_rate=8000, num_filters=40)
+    examples = load_examples(data, config, {"a": [1], "b": [2]}, tmp_path, SPEEDS)
+    spans = {"a": samples[:int(round(half * rate))], "b": samples[int(round(half * rate)):]}
+    for ex in examples:
+        for speed_index, speed in enumerate((1.0, 0.9, 1.1)):
+            direct = normalise({ex.utt: compute(speed_perturb(spans[ex.utt], 8000, speed), config)}, config)
+            np.testing.assert_array_equal(ex.feats[speed_index], direct[ex.utt])

@@ -76,10 +76,12 @@ def load_examples(data: DataDir, config: FeatureConfig, targets: dict[str, list[
     for utt in tqdm(data.utts, desc="reading features", unit="utt", leave=False, disable=not in_memory):
         feats = StoredFeatures(utt, readers)
         lengths = feats.frame_counts()
-        choices = [t for t in (alternatives or {}).get(utt, [targets[utt]])
-                   if not check_fit or all(ctc_fits(n, t) for n in lengths)]
+        def fits(tokens: list[int]) -> bool:
+            return not check_fit or all(ctc_fits(n, tokens) for n in lengths)
+
+        choices = [t for t in (alternatives or {}).get(utt, [targets[utt]]) if fits(t)]
         aux = (aux_targets or {}).get(utt, [])
-        if choices and not (aux and check_fit and not all(ctc_fits(n, aux) for n in lengths)):
+        if choices and fits(aux):
             examples.append(Example(utt, list(feats) if in_memory else feats, choices[0],
                                     choices if len(choices) > 1 else [], frames=lengths[0], aux_targets=aux))
     if not examples:

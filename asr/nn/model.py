@@ -160,7 +160,6 @@ class CtcModel(nn.Module):
             out_lengths = out_lengths * k
         return y.log_softmax(-1), out_lengths
 
-
     def aux_log_probs(self, encoded: torch.Tensor, out_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The second CTC head (multi-task models): encoder output -> (B, T', aux units) log-probabilities."""
         if self.aux_output is None:

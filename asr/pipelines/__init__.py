@@ -31,12 +31,11 @@ def load(model_dir: str | Path, device: str = "auto", threads: int | None = None
     """
     if head not in HEADS:
         raise AsrError(f"head must be one of {', '.join(HEADS)}, not {head!r}")
+    if head == "aux":  # only a hybrid model has one; any other model dir is refused there
+        from asr.pipelines.hybrid import load_aux
+
+        return load_aux(Path(model_dir), device=device, threads=threads)
     info = read_model_info(model_dir)
-    if head == "aux":
-        if info.aux is None:
-            raise AsrError(f"{Path(model_dir) / MODEL_FILE}: no second output head (train a hybrid model with "
-                           "aux_units: chars)")
-        return pipeline_module(info.pipeline).load_aux(Path(model_dir), device=device, threads=threads)
     return pipeline_module(info.pipeline).load(Path(model_dir), device=device, threads=threads)
 
 

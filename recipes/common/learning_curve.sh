@@ -16,6 +16,25 @@ train_and_decode() {  # SYSTEM TRAIN_DIR MODEL_DIR LANG_DIR [more `asr train` op
   asr decode "$3" "$exp/data/test" --out "$3/decode_test"
 }
 
+point_dir() {  # HOURS : the folder of the curve's point at HOURS (or "pooled")
+  if [ "$1" = pooled ]; then echo "$exp/curve/pooled"; else echo "$exp/curve/${1}h"; fi
+}
+
+scratch_model() {  # SYSTEM HOURS : the system's model dir at that point (the whole-set point is
+  # the system stages 5-6 made: same data, same config)
+  if [ "$2" = all ] && [ -f "$exp/$1/decode_test/scores.json" ]; then echo "$exp/$1"; else echo "$(point_dir "$2")/$1"; fi
+}
+
+curve_point() {  # NAME MODEL_DIR [more `asr train` options] : train and decode $system at this point as
+  # NAME (a background job, in its wave), and plot it; reads system, wave, hours, train, point_lang
+  if [ "$(wave_of "$system")" = "$wave" ] && [ ! -f "$2/decode_test/scores.json" ]; then
+    run_job "$hours h: train and decode $1" "$exp/log/curve_${hours}_$1.log" \
+      train_and_decode "$system" "$train" "$2" "$point_lang" "${@:3}"
+  fi
+  curve_decodes+=("$2/decode_test")
+  largest+=("$2/decode_test")
+}
+
 transfer_source() {  # SYSTEM : the pretrained model a system is fine-tuned from ("" for none)
   case $(pipeline_of "$1") in
     ctc|hybrid|dnnhmm) [ -z "$transfer_from" ] || [ ! -f "$transfer_from/$1/model.yaml" ] || echo "$transfer_from/$1" ;;
@@ -37,12 +56,11 @@ if run_stage 8 "learning curve over $curve_hours hours${curve_pool:+ and pooled 
     curve_decodes=()
     for hours in $curve_hours ${curve_pool:+pooled}; do
       largest=()  # after the loop: the systems at the largest size, for the report's table and tests
-      point=$exp/curve/${hours}h
+      point=$(point_dir "$hours")
       point_lang=$lang
       case $hours in
         all) train=$exp/data/train ;;
         pooled)
-          point=$exp/curve/pooled
           train=$point/train
           [ -f "$train/text" ] || asr combine-data "$train" "$exp/data/train" "$curve_pool"
           point_lang=$point/lang
@@ -53,38 +71,20 @@ if run_stage 8 "learning curve over $curve_hours hours${curve_pool:+ and pooled 
       esac
       for system in $systems; do
         [ "$(wave_of "$system")" -le "$wave" ] || continue
-        model=$point/$system
-        # the whole-set point is the system stages 5-6 made: same data, same config
-        [ "$hours" = all ] && [ -f "$exp/$system/decode_test/scores.json" ] && model=$exp/$system
-        if [ "$(wave_of "$system")" = "$wave" ] && [ ! -f "$model/decode_test/scores.json" ]; then
-          run_job "$hours h: train and decode $system" "$exp/log/curve_${hours}_$system.log" \
-            train_and_decode "$system" "$train" "$model" "$point_lang"
-        fi
-        curve_decodes+=("$model/decode_test")
-        largest+=("$model/decode_test")
+        curve_point "$system" "$(scratch_model "$system" "$hours")"
         source_model=$(transfer_source "$system")
-        [ -n "$source_model" ] || continue
-        model=$point/$system-transfer
-        if [ "$(wave_of "$system")" = "$wave" ] && [ ! -f "$model/decode_test/scores.json" ]; then
-          run_job "$hours h: train and decode $system-transfer" "$exp/log/curve_${hours}_$system-transfer.log" \
-            train_and_decode "$system" "$train" "$model" "$point_lang" --init-from "$source_model"
-        fi
-        curve_decodes+=("$model/decode_test")
-        largest+=("$model/decode_test")
+        [ -z "$source_model" ] || curve_point "$system-transfer" "$point/$system-transfer" --init-from "$source_model"
       done
     done
     wait_jobs
   done
   if [ -n "$transfer_from" ]; then  # scratch against transferred at every point, paired
     for hours in $curve_hours ${curve_pool:+pooled}; do
-      point=$exp/curve/${hours}h
-      [ "$hours" != pooled ] || point=$exp/curve/pooled
+      point=$(point_dir "$hours")
       decodes=()
       for system in $systems; do
         [ -n "$(transfer_source "$system")" ] || continue
-        scratch=$point/$system
-        [ "$hours" = all ] && [ -f "$exp/$system/decode_test/scores.json" ] && scratch=$exp/$system
-        decodes+=("$scratch/decode_test" "$point/$system-transfer/decode_test")
+        decodes+=("$(scratch_model "$system" "$hours")/decode_test" "$point/$system-transfer/decode_test")
       done
       [ ${#decodes[@]} -eq 0 ] || asr compare "${decodes[@]}" --out "$point/report" >/dev/null
     done
